@@ -1,0 +1,135 @@
+"""Service configuration: one ``Settings`` object, read from the environment.
+
+Contract:
+
+* Every variable carries the ``AUTH_`` prefix (``AUTH_DATABASE_URL``, ``AUTH_PORT``...).
+* Sources, highest priority first: keyword arguments, environment, ``.env`` in the
+  working directory, files in the secrets directory (``AUTH_SECRETS_DIR``, default
+  ``/run/secrets`` when it exists; one file per variable, named like the variable).
+* Secrets are ``SecretStr``: they never appear in ``repr``, logs or error bodies.
+* Settings are built once, by :func:`load_settings` (CLI) or by the caller of
+  ``create_app(settings)`` (tests); nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.db_url import DatabaseTarget, resolve_database_target
+
+DEFAULT_SECRETS_DIR = Path("/run/secrets")
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class DatabaseType(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+class Registration(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. The README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AUTH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # --- runtime -------------------------------------------------------------------
+    env: Environment = Environment.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = Field(default=5000, ge=1, le=65535)
+    log_level: str = "info"
+    workers: int = Field(default=1, ge=1, le=64)
+    migrate_on_start: bool = True
+    """``auth-server serve`` upgrades the schema before serving (turn off when a
+    separate migration step owns the schema, as in docker-compose)."""
+
+    # --- database ------------------------------------------------------------------
+    database_url: SecretStr | None = None
+    """Full URL; wins over the type/path/url triple below. ``postgresql://`` and
+    ``sqlite://`` URLs are mapped to their async drivers."""
+    database_type: DatabaseType = DatabaseType.SQLITE
+    sqlite_path: Path = Path("~/.auth.sqlite3")
+    postgresql_url: SecretStr | None = None
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_pool_recycle: int = Field(default=1800, ge=-1)
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+    # --- tenants -------------------------------------------------------------------
+    tenant_registration: Registration = Registration.OPEN
+    key_hash_secret: SecretStr | None = None
+    """HMAC key under which client keys are hashed. Changing it orphans every tenant,
+    so in development a generated one is kept in ``state_dir``; production requires
+    it to be set explicitly."""
+    state_dir: Path | None = None
+    """Where generated development secrets live (default: beside the SQLite file)."""
+
+    @field_validator("sqlite_path", mode="after")
+    @classmethod
+    def _expand_sqlite_path(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("log_level", mode="after")
+    @classmethod
+    def _normalise_log_level(cls, value: str) -> str:
+        level = value.lower()
+        if level not in {"critical", "error", "warning", "info", "debug", "trace"}:
+            raise ValueError("AUTH_LOG_LEVEL must be one of critical, error, warning, info, debug")
+        return level
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def database(self) -> DatabaseTarget:
+        """The resolved async database target (URL + driver connect arguments)."""
+        if self.database_url is not None:
+            return resolve_database_target(self.database_url.get_secret_value())
+        if self.database_type is DatabaseType.POSTGRESQL:
+            if self.postgresql_url is None:
+                raise ValueError(
+                    "AUTH_DATABASE_TYPE=postgresql needs AUTH_POSTGRESQL_URL "
+                    "(for example postgresql://user:pass@host:5432/authdb?sslmode=require)"
+                )
+            return resolve_database_target(self.postgresql_url.get_secret_value())
+        return resolve_database_target(f"sqlite:///{self.sqlite_path}")
+
+    @property
+    def secrets_state_dir(self) -> Path:
+        """Directory holding generated development secrets (created 0700 on demand)."""
+        if self.state_dir is not None:
+            return self.state_dir.expanduser()
+        return self.sqlite_path.parent
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the process environment (the CLI's and the server's entry).
+
+    ``AUTH_SECRETS_DIR`` names a directory of secret files (Docker and Kubernetes
+    secrets); ``/run/secrets`` is used when it exists.
+    """
+    secrets_dir = os.environ.get("AUTH_SECRETS_DIR")
+    if secrets_dir is None and DEFAULT_SECRETS_DIR.is_dir():
+        secrets_dir = str(DEFAULT_SECRETS_DIR)
+    return Settings(_secrets_dir=secrets_dir, **overrides)

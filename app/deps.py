@@ -1,0 +1,102 @@
+"""The Annotated dependency aliases every router uses.
+
+* ``SettingsDep``, ``DatabaseDep``: built once by the lifespan.
+* ``SessionDep``: one session per request. Its transaction commits after the
+  handler returns and *before* the response is sent (``scope="function"``), so a
+  failed commit can never follow a 2xx; any exception rolls it back.
+* ``PrincipalDep``: the tenant behind the request's credential (the gate middleware
+  has already checked the header's shape). ``WriterDep`` additionally refuses
+  read-only (``check``-scope) principals with 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db import Database
+from app.errors import Forbidden, Unauthorized
+from app.principal import Principal
+from app.security.credentials import Credential, CredentialKind, hash_client_key
+from app.security.gate import CREDENTIAL_STATE_KEY
+from app.state import AppState
+from app.tenants.service import resolve_tenant_id
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ClientKey",
+    description="The tenant's client key (a UUID4) as a Bearer token.",
+)
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.auth
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+def get_database(state: StateDep) -> Database:
+    return state.database
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_session(request: Request, database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    async with database.session(write=request.method not in READ_METHODS) as session:
+        yield session
+        await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def _credential(request: Request) -> Credential:
+    credential = request.scope.get("state", {}).get(CREDENTIAL_STATE_KEY)
+    if not isinstance(credential, Credential):
+        raise Unauthorized("Missing credential.")
+    return credential
+
+
+async def get_principal(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+) -> Principal:
+    credential = _credential(request)
+    if credential.kind is not CredentialKind.CLIENT_KEY:
+        raise Unauthorized(
+            "The access token is not valid.", challenge='Bearer error="invalid_token"'
+        )
+    key_hash = hash_client_key(credential.value, state.secrets.key_hash)
+    tenant_id = await resolve_tenant_id(
+        session, state.database, key_hash, state.settings.tenant_registration
+    )
+    return Principal(tenant_id=tenant_id)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def require_writer(principal: PrincipalDep) -> Principal:
+    if not principal.may_write:
+        raise Forbidden("This credential may only call decision and read routes.")
+    return principal
+
+
+WriterDep = Annotated[Principal, Depends(require_writer)]

@@ -1,0 +1,165 @@
+"""Domain errors and the one renderer of RFC 9457 problem details.
+
+Every error the service emits, from a handler, a dependency, the gate middleware,
+Starlette's router (404/405) or request validation, leaves through
+:func:`problem_response`, so all of them share one body::
+
+    {"type", "title", "status", "detail", "success": false, "code", "message"}
+
+``code`` and ``message`` repeat ``status`` and ``detail`` for clients of the older
+JSON error envelope. Bodies never carry stack traces, SQL, secrets or client keys:
+unexpected exceptions become a generic 500 and are logged server-side only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from app.names import describe_invalid_parameter
+
+logger = logging.getLogger("app.errors")
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:auth:problem:"
+BEARER_CHALLENGE = "Bearer"
+
+
+class AppError(Exception):
+    """Base of every error the domain raises. Rendered as problem+json."""
+
+    status: int = 400
+    slug: str = "bad-request"
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+class BadRequest(AppError):
+    status = 400
+    slug = "bad-request"
+
+
+class InvalidName(BadRequest):
+    slug = "invalid-name"
+
+
+class Unauthorized(AppError):
+    status = 401
+    slug = "unauthorized"
+
+    def __init__(self, detail: str, *, challenge: str = BEARER_CHALLENGE) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+class Forbidden(AppError):
+    status = 403
+    slug = "forbidden"
+
+
+class NotFound(AppError):
+    status = 404
+    slug = "not-found"
+
+
+class Conflict(AppError):
+    status = 409
+    slug = "conflict"
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    slug = "service-unavailable"
+
+
+def problem_body(status: int, detail: str, *, slug: str | None = None) -> dict[str, Any]:
+    title = HTTPStatus(status).phrase
+    return {
+        "type": f"{PROBLEM_TYPE_PREFIX}{slug}" if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "success": False,
+        "code": status,
+        "message": detail,
+    }
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    body = problem_body(status, detail, slug=slug)
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+
+
+def _validation_errors(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """A readable summary plus a list of ``{"location", "message"}`` (inputs omitted:
+    a body may carry a secret)."""
+    items: list[dict[str, Any]] = []
+    summaries: list[str] = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        where = loc[0] if loc else "request"
+        name = loc[-1] if len(loc) > 1 else where
+        message = describe_invalid_parameter(name) if where == "path" else None
+        if message is None:
+            message = str(error.get("msg", "invalid value"))
+            if where == "body" and error.get("type") == "json_invalid":
+                message = "request body is not valid JSON"
+        items.append({"location": ".".join(loc), "message": message})
+        summaries.append(message if where == "path" else f"{'.'.join(loc)}: {message}")
+    return "; ".join(dict.fromkeys(summaries)) or "invalid request", items
+
+
+async def _app_error_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return problem_response(exc.status, exc.detail, slug=exc.slug, headers=exc.headers)
+
+
+async def _http_error_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+    if status == 404 and detail == "Not Found":
+        detail = "No route matches this path."
+    elif status == 405 and detail == "Method Not Allowed":
+        detail = "This path does not accept this method; see the Allow header."
+    return problem_response(status, detail, headers=exc.headers)
+
+
+async def _validation_error_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    detail, items = _validation_errors(exc.errors())
+    return problem_response(400, detail, slug="invalid-request", extra={"errors": items})
+
+
+async def _unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    logger.error(
+        "unhandled error",
+        extra={"path": request.url.path, "error_type": type(exc).__name__},
+        exc_info=exc,
+    )
+    return problem_response(500, "The service failed to handle this request.", slug="internal")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_error_handler)
+    app.add_exception_handler(Exception, _unexpected_error_handler)

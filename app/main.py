@@ -1,0 +1,105 @@
+"""Application factory. Wiring only: no business logic lives here.
+
+``create_app(settings)`` builds the FastAPI app; its lifespan builds the engine,
+checks that the schema is at the code's head revision, loads the server secrets and
+publishes them as ``app.state.auth`` (:class:`~app.state.AppState`). Nothing
+connects or reads configuration at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.config import Settings, load_settings
+from app.db import Database, build_engine
+from app.docs_ui import mount_docs
+from app.errors import install_error_handlers
+from app.health.router import router as health_router
+from app.migrations import assert_schema_current
+from app.rbac.access_router import router as access_router
+from app.rbac.router import router as rbac_router
+from app.responses import Problem
+from app.security.gate import ClientKeyGate
+from app.security.secrets import load_server_secrets
+from app.state import AppState
+
+TITLE = "auth"
+DESCRIPTION = """
+RBAC authorization service: *may user U do P?*
+
+Every `/api` call carries `Authorization: Bearer <client key>`; the client key (a UUID4)
+selects an isolated tenant. Use **Authorize** above with your client key to try the API.
+Errors are RFC 9457 `application/problem+json`.
+"""
+
+OPENAPI_TAGS = [
+    {"name": "access", "description": "Effective access: the decision routes."},
+    {"name": "roles", "description": "Create, list and delete roles."},
+    {"name": "memberships", "description": "Which users belong to which roles."},
+    {"name": "permissions", "description": "Which permissions a role holds."},
+    {"name": "workflows", "description": "Workflow checks (a workflow is a permission)."},
+    {"name": "service", "description": "Liveness and readiness (no authentication)."},
+]
+
+
+def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        secrets = load_server_secrets(settings)
+        engine = build_engine(settings)
+        try:
+            await assert_schema_current(engine)
+            app.state.auth = AppState(settings=settings, database=Database(engine), secrets=secrets)
+            yield
+        finally:
+            await engine.dispose()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    app = FastAPI(
+        title=TITLE,
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan(settings),
+    )
+    install_error_handlers(app)
+    app.add_middleware(ClientKeyGate)
+    app.include_router(health_router)
+    app.include_router(access_router)
+    app.include_router(rbac_router)
+    mount_docs(app, title=TITLE)
+    _register_problem_schema(app)
+    return app
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Add the ``Problem`` schema that every documented error response refers to."""
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = original()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            # Validation failures are 400 problem+json here, never FastAPI's 422.
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

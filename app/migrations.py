@@ -1,0 +1,67 @@
+"""Alembic, driven from code: the only way the schema is created or changed.
+
+* :func:`upgrade` runs ``alembic upgrade`` against the configured database (used by
+  ``auth-server migrate``, by ``auth-server serve`` when ``AUTH_MIGRATE_ON_START`` is
+  on, and by the test fixtures).
+* :func:`assert_schema_current` is the start-up guard: the service refuses to serve a
+  database whose revision is not the code's head, naming the command that fixes it.
+
+Alembic's ``env.py`` runs its own event loop, so these functions are synchronous;
+async callers run them in a worker thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db_url import DatabaseTarget
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCRIPT_LOCATION = PROJECT_ROOT / "alembic"
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database's schema revision differs from the code's head revision."""
+
+
+def alembic_config(target: DatabaseTarget | None = None) -> Config:
+    """An Alembic config bound to ``target`` (``None``: env.py reads the settings)."""
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    if target is not None:
+        config.attributes["database_target"] = target
+    return config
+
+
+def upgrade(target: DatabaseTarget | None = None, revision: str = "head") -> None:
+    command.upgrade(alembic_config(target), revision)
+
+
+def downgrade(target: DatabaseTarget | None = None, revision: str = "base") -> None:
+    command.downgrade(alembic_config(target), revision)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+
+
+async def assert_schema_current(engine: AsyncEngine) -> None:
+    current, head = await current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaNotCurrent(
+            f"database schema is at revision {current or 'none'} but this release needs "
+            f"{head}: run `auth-server migrate` (or set AUTH_MIGRATE_ON_START=true)"
+        )

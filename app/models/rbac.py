@@ -1,0 +1,67 @@
+"""Roles, memberships and permission grants.
+
+Shape of the hot path (``has_permission``): one query, two unique-index probes::
+
+    memberships (tenant_id, user_name, role_id)   -> the user's role ids
+    grants      (role_id, permission)             -> does any of them hold P
+
+Deleting a role cascades (ON DELETE CASCADE) to its memberships and grants, so a
+re-created role starts empty. Unique constraints make identical concurrent writes
+collapse into one row (inserts use ON CONFLICT DO NOTHING).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, BigId, CreatedAtMixin, IdMixin
+
+ROLE_NAME_LENGTH = 64
+USER_NAME_LENGTH = 64
+PERMISSION_NAME_LENGTH = 128
+
+
+class Role(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    tenant_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(ROLE_NAME_LENGTH), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Membership(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "user_name", "role_id"),
+        Index("ix_memberships_role_id", "role_id"),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
+    role_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("roles.id", ondelete="CASCADE"), nullable=False
+    )
+    user_name: Mapped[str] = mapped_column(String(USER_NAME_LENGTH), nullable=False)
+
+
+class Grant(IdMixin, CreatedAtMixin, Base):
+    """A permission held by a role."""
+
+    __tablename__ = "grants"
+    __table_args__ = (
+        UniqueConstraint("role_id", "permission"),
+        Index("ix_grants_tenant_id_permission", "tenant_id", "permission"),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
+    role_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("roles.id", ondelete="CASCADE"), nullable=False
+    )
+    permission: Mapped[str] = mapped_column(String(PERMISSION_NAME_LENGTH), nullable=False)

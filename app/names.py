@@ -1,0 +1,116 @@
+"""The naming rules of the contract (section 3), in one place.
+
+Each kind of name has one pattern. Path parameters use the Annotated aliases below,
+so FastAPI validates them before a handler runs (a bad name is a 400 and nothing is
+read or written) and ``/openapi.json`` documents the same pattern.
+:func:`sanitize_input` applies the same rules to names that arrive any other way
+(CLI, Python API).
+
+Names are case-sensitive and ASCII-only. There is no "SQL keyword" filter: every
+query is parameterised, and ``delete`` or ``select`` are legitimate permission names.
+Markup cannot pass any pattern (``<``, ``>``, quotes and ``/`` are never allowed).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Path
+
+
+class NameKind(StrEnum):
+    USER = "user"
+    ROLE = "role"
+    PERMISSION = "permission"
+    WORKFLOW = "workflow"
+    LABEL = "label"
+
+
+@dataclass(frozen=True)
+class NameRule:
+    pattern: str
+    max_length: int
+    description: str
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern)
+
+
+RULES: dict[NameKind, NameRule] = {
+    NameKind.USER: NameRule(
+        r"^[A-Za-z0-9_.@+|:\-]{1,64}$", 64, "1-64 letters, digits or _ - . @ + | :"
+    ),
+    NameKind.ROLE: NameRule(r"^[A-Za-z0-9_\-]{1,64}$", 64, "1-64 letters, digits, _ or -"),
+    NameKind.PERMISSION: NameRule(
+        r"^[A-Za-z0-9_\-]{1,128}$", 128, "1-128 letters, digits, _ or -"
+    ),
+    NameKind.WORKFLOW: NameRule(r"^[A-Za-z0-9_\-]{1,128}$", 128, "1-128 letters, digits, _ or -"),
+    NameKind.LABEL: NameRule(
+        r"^[A-Za-z0-9 _.\-]{1,64}$", 64, "1-64 letters, digits, spaces or _ . -"
+    ),
+}
+
+# Path parameter name -> the kind of name it carries.
+PATH_PARAMETERS: dict[str, NameKind] = {
+    "user": NameKind.USER,
+    "role": NameKind.ROLE,
+    "name": NameKind.PERMISSION,
+    "workflow": NameKind.WORKFLOW,
+}
+
+
+class InvalidNameError(ValueError):
+    """Raised by :func:`sanitize_input` for a name that breaks its rule."""
+
+
+def is_valid(kind: NameKind, value: str) -> bool:
+    return RULES[kind].regex.fullmatch(value) is not None
+
+
+def sanitize_input(value: str, kind: NameKind | str = NameKind.ROLE) -> str:
+    """Return ``value`` unchanged when it obeys the rule for ``kind``; raise otherwise.
+
+    Validation, not rewriting: a name is accepted exactly as given or refused, so two
+    different inputs can never collapse into the same stored name.
+    """
+    kind = NameKind(kind)
+    if not isinstance(value, str) or not is_valid(kind, value):
+        raise InvalidNameError(f"invalid {kind.value} name: must be {RULES[kind].description}")
+    return value
+
+
+def describe_invalid_parameter(parameter: str) -> str | None:
+    """The 400 message for a path parameter that failed its rule, if it is a name."""
+    kind = PATH_PARAMETERS.get(parameter)
+    if kind is None:
+        return None
+    return f"Invalid {kind.value} name: must be {RULES[kind].description}."
+
+
+def _path(kind: NameKind, description: str) -> object:
+    rule = RULES[kind]
+    return Path(
+        pattern=rule.pattern,
+        min_length=1,
+        max_length=rule.max_length,
+        description=f"{description} ({rule.description}).",
+        examples=[_EXAMPLES[kind]],
+    )
+
+
+_EXAMPLES = {
+    NameKind.USER: "alice@example.com",
+    NameKind.ROLE: "editors",
+    NameKind.PERMISSION: "publish",
+    NameKind.WORKFLOW: "publish",
+    NameKind.LABEL: "ci deploy",
+}
+
+UserName = Annotated[str, _path(NameKind.USER, "User identifier")]
+RoleName = Annotated[str, _path(NameKind.ROLE, "Role name")]
+PermissionName = Annotated[str, _path(NameKind.PERMISSION, "Permission name")]
+WorkflowName = Annotated[str, _path(NameKind.WORKFLOW, "Workflow name (a permission name)")]

@@ -1,0 +1,1 @@
+"""Roles, permissions, memberships and effective access."""

@@ -1,0 +1,149 @@
+"""Roles, memberships and permission grants (contract section 4). HTTP only."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.names import PermissionName, RoleName, UserName
+from app.rbac.deps import RbacReader, RbacWriter
+from app.rbac.schemas import DeleteResult, Decision, MembershipOut, PermissionRef, RoleOut
+from app.responses import Bare, Wrapped, bare, problem_examples, wrapped
+
+ERRORS = problem_examples(400, 401, 403)
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+
+# --- roles ------------------------------------------------------------------------------
+@router.post(
+    "/role/{role}",
+    response_model=Bare[bool],
+    tags=["roles"],
+    summary="Create a role (idempotent)",
+    responses={200: {"content": {"application/json": {"example": {"result": True}}}}},
+)
+async def create_role(role: RoleName, service: RbacWriter) -> Bare[bool]:
+    return bare(await service.create_role(role))
+
+
+@router.delete(
+    "/role/{role}",
+    response_model=Wrapped[DeleteResult],
+    tags=["roles"],
+    summary="Delete a role with its memberships and grants",
+)
+async def delete_role(role: RoleName, service: RbacWriter) -> Wrapped[DeleteResult]:
+    deleted = await service.delete_role(role)
+    return wrapped(DeleteResult(result=deleted), f"Role '{role}' deletion completed")
+
+
+@router.get("/roles", response_model=Bare[list[RoleOut]], tags=["roles"], summary="List roles")
+async def list_roles(service: RbacReader) -> Bare[list[RoleOut]]:
+    roles = await service.list_roles()
+    return bare([RoleOut(role=name, description=description) for name, description in roles])
+
+
+@router.get(
+    "/members/{role}",
+    response_model=Bare[list[MembershipOut]],
+    tags=["memberships"],
+    summary="List a role's members",
+)
+async def role_members(role: RoleName, service: RbacReader) -> Bare[list[MembershipOut]]:
+    users = await service.role_members(role)
+    return bare([MembershipOut(user=user, role=role) for user in users])
+
+
+# --- memberships ------------------------------------------------------------------------
+@router.post(
+    "/membership/{user}/{role}",
+    response_model=Bare[bool],
+    tags=["memberships"],
+    summary="Add a user to a role",
+    description="`false` when the role does not exist.",
+)
+async def add_membership(user: UserName, role: RoleName, service: RbacWriter) -> Bare[bool]:
+    return bare(await service.add_membership(user, role))
+
+
+@router.delete(
+    "/membership/{user}/{role}",
+    response_model=Bare[bool],
+    tags=["memberships"],
+    summary="Remove a user from a role (always true)",
+)
+async def remove_membership(user: UserName, role: RoleName, service: RbacWriter) -> Bare[bool]:
+    return bare(await service.remove_membership(user, role))
+
+
+@router.get(
+    "/membership/{user}/{role}",
+    response_model=Wrapped[Decision],
+    tags=["memberships"],
+    summary="Is the user a member of the role",
+    description="`data.has_permission` means *is a member*.",
+)
+async def check_membership(user: UserName, role: RoleName, service: RbacReader) -> Wrapped[Decision]:
+    member = await service.is_member(user, role)
+    return wrapped(
+        Decision(has_permission=member),
+        f"Membership check for user '{user}' and group '{role}' completed",
+    )
+
+
+@router.get(
+    "/user_roles/{user}",
+    response_model=Bare[list[MembershipOut]],
+    tags=["memberships"],
+    summary="List a user's roles",
+)
+async def user_roles(user: UserName, service: RbacReader) -> Bare[list[MembershipOut]]:
+    roles = await service.user_roles(user)
+    return bare([MembershipOut(user=user, role=role) for role in roles])
+
+
+# --- permissions ------------------------------------------------------------------------
+@router.post(
+    "/permission/{role}/{name}",
+    response_model=Bare[bool],
+    tags=["permissions"],
+    summary="Grant a permission to a role (idempotent)",
+    description="`false` when the role does not exist.",
+)
+async def grant_permission(role: RoleName, name: PermissionName, service: RbacWriter) -> Bare[bool]:
+    return bare(await service.grant(role, name))
+
+
+@router.delete(
+    "/permission/{role}/{name}",
+    response_model=Bare[bool],
+    tags=["permissions"],
+    summary="Revoke a permission from a role (always true)",
+)
+async def revoke_permission(role: RoleName, name: PermissionName, service: RbacWriter) -> Bare[bool]:
+    return bare(await service.revoke(role, name))
+
+
+@router.get(
+    "/permission/{role}/{name}",
+    response_model=Bare[bool],
+    tags=["permissions"],
+    summary="Does the role hold the permission",
+)
+async def role_has_permission(
+    role: RoleName, name: PermissionName, service: RbacReader
+) -> Bare[bool]:
+    return bare(await service.role_has_permission(role, name))
+
+
+@router.get(
+    "/role_permissions/{role}",
+    response_model=Wrapped[list[PermissionRef]],
+    tags=["permissions"],
+    summary="List a role's permissions",
+)
+async def role_permissions(role: RoleName, service: RbacReader) -> Wrapped[list[PermissionRef]]:
+    names = await service.role_permissions(role)
+    return wrapped(
+        [PermissionRef(name=name) for name in names], f"Retrieved permissions for role '{role}'"
+    )

@@ -1,0 +1,41 @@
+"""Response bodies of the RBAC routes (the ``data`` or ``result`` members)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class RoleOut(BaseModel):
+    role: str = Field(examples=["editors"])
+    description: str | None = Field(default=None, examples=[None])
+
+
+class RoleRef(BaseModel):
+    role: str = Field(examples=["editors"])
+
+
+class MembershipOut(BaseModel):
+    user: str = Field(examples=["alice@example.com"])
+    role: str = Field(examples=["editors"])
+
+
+class PermissionRef(BaseModel):
+    name: str = Field(examples=["publish"])
+
+
+class DeleteResult(BaseModel):
+    result: bool = Field(description="False when the role did not exist.")
+
+
+class Decision(BaseModel):
+    has_permission: bool = Field(examples=[True])
+
+
+class UserPermissions(BaseModel):
+    count: int = Field(examples=[1])
+    permissions: list[PermissionRef]
+
+
+class WorkflowMembers(BaseModel):
+    count: int = Field(examples=[1])
+    members: list[MembershipOut]

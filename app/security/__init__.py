@@ -1,0 +1,1 @@
+"""Credentials: client keys, the request gate, server secrets."""

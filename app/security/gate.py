@@ -1,0 +1,67 @@
+"""The client-key gate: every ``/api/*`` request is classified before routing.
+
+Pure ASGI middleware (no body buffering). For ``/api`` paths, except ``OPTIONS``
+preflights and the explicitly public paths, it parses the ``Authorization`` header:
+
+* missing / not ``Bearer <one token>``  -> 401 with ``WWW-Authenticate: Bearer``
+* neither a UUID4 nor a JWT             -> 400
+* otherwise the parsed :class:`Credential` is stored in ``scope["state"]`` and the
+  request continues; resolving it to a tenant (a database lookup) is the job of the
+  ``PrincipalDep`` dependency.
+
+Gate failures are never audited and never echo the presented value.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.errors import BEARER_CHALLENGE, problem_response
+from app.security.credentials import (
+    MalformedCredential,
+    MissingCredential,
+    parse_authorization,
+)
+
+CREDENTIAL_STATE_KEY = "credential"
+PUBLIC_API_PATHS: frozenset[str] = frozenset()
+
+
+def _is_gated(scope: Scope) -> bool:
+    path: str = scope["path"]
+    if not (path == "/api" or path.startswith("/api/")):
+        return False
+    if scope["method"] == "OPTIONS":
+        return False
+    return path not in PUBLIC_API_PATHS
+
+
+def _authorization(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
+class ClientKeyGate:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_gated(scope):
+            await self.app(scope, receive, send)
+            return
+        try:
+            credential = parse_authorization(_authorization(scope))
+        except MissingCredential as exc:
+            response = problem_response(
+                401, f"{exc}.", slug="missing-credential", headers={"WWW-Authenticate": BEARER_CHALLENGE}
+            )
+            await response(scope, receive, send)
+            return
+        except MalformedCredential as exc:
+            response = problem_response(400, f"{exc}.", slug="malformed-credential")
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})[CREDENTIAL_STATE_KEY] = credential
+        await self.app(scope, receive, send)

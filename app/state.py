@@ -1,0 +1,16 @@
+"""What the lifespan builds once and every request shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.db import Database
+from app.security.secrets import ServerSecrets
+
+
+@dataclass(frozen=True)
+class AppState:
+    settings: Settings
+    database: Database
+    secrets: ServerSecrets

@@ -1,0 +1,1 @@
+"""Tenants: resolving a client key to an isolated namespace."""

@@ -1,0 +1,34 @@
+"""The one helper through which every tenant-owned query is scoped.
+
+Services never build a ``WHERE tenant_id = ...`` by hand: they receive a
+:class:`TenantScope` and ask it for the clause (``scope.owns(Model)``) or for a
+ready-scoped ``select`` (``scope.select(Model)``). Grep for ``tenant_id ==`` outside
+this module to find a query that forgot its tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
+
+
+class TenantOwned(Protocol):
+    tenant_id: Mapped[int]
+
+
+@dataclass(frozen=True, slots=True)
+class TenantScope:
+    session: AsyncSession
+    tenant_id: int
+
+    def owns(self, model: type[TenantOwned]) -> ColumnElement[bool]:
+        """``model.tenant_id = <this tenant>``, to put in every WHERE clause."""
+        return model.tenant_id == self.tenant_id
+
+    def select(self, *columns: Any, within: type[TenantOwned]) -> Select[Any]:
+        """``SELECT columns`` restricted to rows of ``within`` owned by this tenant."""
+        return select(*columns).where(self.owns(within))
