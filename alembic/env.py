@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging.config
 
-from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from alembic import context
 from app.config import load_settings
 from app.db import ensure_sqlite_file
 from app.db_url import DatabaseTarget

@@ -71,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         code: int = args.handler(settings, args)
     except ValidationError as exc:
-        fields = ", ".join(f"AUTH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        fields = ", ".join(
+            f"AUTH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
         print(f"auth-server: invalid configuration: {fields}", file=sys.stderr)
         return 2
     except (SecretsError, ValueError) as exc:

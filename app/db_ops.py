@@ -25,6 +25,8 @@ async def insert_ignore(
     assert isinstance(table, Table)
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    statement = (
+        insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    )
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))

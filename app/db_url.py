@@ -81,4 +81,6 @@ def resolve_database_target(raw_url: str) -> DatabaseTarget:
         if ssl_arg is not None:
             connect_args["ssl"] = ssl_arg
         return DatabaseTarget(url=async_url, connect_args=connect_args)
-    raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use sqlite or postgresql")
+    raise ValueError(
+        f"unsupported database URL scheme {url.drivername!r}: use sqlite or postgresql"
+    )

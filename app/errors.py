@@ -105,7 +105,9 @@ def problem_response(
     body = problem_body(status, detail, slug=slug)
     if extra:
         body.update(extra)
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+    return JSONResponse(
+        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON
+    )
 
 
 def _validation_errors(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alembic import command
 from app.db_url import DatabaseTarget
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

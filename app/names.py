@@ -45,9 +45,7 @@ RULES: dict[NameKind, NameRule] = {
         r"^[A-Za-z0-9_.@+|:\-]{1,64}$", 64, "1-64 letters, digits or _ - . @ + | :"
     ),
     NameKind.ROLE: NameRule(r"^[A-Za-z0-9_\-]{1,64}$", 64, "1-64 letters, digits, _ or -"),
-    NameKind.PERMISSION: NameRule(
-        r"^[A-Za-z0-9_\-]{1,128}$", 128, "1-128 letters, digits, _ or -"
-    ),
+    NameKind.PERMISSION: NameRule(r"^[A-Za-z0-9_\-]{1,128}$", 128, "1-128 letters, digits, _ or -"),
     NameKind.WORKFLOW: NameRule(r"^[A-Za-z0-9_\-]{1,128}$", 128, "1-128 letters, digits, _ or -"),
     NameKind.LABEL: NameRule(
         r"^[A-Za-z0-9 _.\-]{1,64}$", 64, "1-64 letters, digits, spaces or _ . -"

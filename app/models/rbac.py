@@ -15,41 +15,35 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, BigId, CreatedAtMixin, IdMixin
+from app.models.base import Base, BigId, CreatedAtMixin, IdMixin, TenantOwned
 
 ROLE_NAME_LENGTH = 64
 USER_NAME_LENGTH = 64
 PERMISSION_NAME_LENGTH = 128
 
 
-class Role(IdMixin, CreatedAtMixin, Base):
+class Role(IdMixin, TenantOwned, CreatedAtMixin, Base):
     __tablename__ = "roles"
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
 
-    tenant_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
-    )
     name: Mapped[str] = mapped_column(String(ROLE_NAME_LENGTH), nullable=False)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class Membership(IdMixin, CreatedAtMixin, Base):
+class Membership(IdMixin, TenantOwned, CreatedAtMixin, Base):
     __tablename__ = "memberships"
     __table_args__ = (
         UniqueConstraint("tenant_id", "user_name", "role_id"),
         Index("ix_memberships_role_id", "role_id"),
     )
 
-    tenant_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
-    )
     role_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("roles.id", ondelete="CASCADE"), nullable=False
     )
     user_name: Mapped[str] = mapped_column(String(USER_NAME_LENGTH), nullable=False)
 
 
-class Grant(IdMixin, CreatedAtMixin, Base):
+class Grant(IdMixin, TenantOwned, CreatedAtMixin, Base):
     """A permission held by a role."""
 
     __tablename__ = "grants"
@@ -58,9 +52,6 @@ class Grant(IdMixin, CreatedAtMixin, Base):
         Index("ix_grants_tenant_id_permission", "tenant_id", "permission"),
     )
 
-    tenant_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
-    )
     role_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("roles.id", ondelete="CASCADE"), nullable=False
     )

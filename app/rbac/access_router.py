@@ -25,7 +25,9 @@ router = APIRouter(prefix="/api", responses=problem_examples(400, 401))
     tags=["access"],
     summary="May the user do this? (the hot path)",
 )
-async def has_permission(user: UserName, name: PermissionName, service: RbacReader) -> Wrapped[Decision]:
+async def has_permission(
+    user: UserName, name: PermissionName, service: RbacReader
+) -> Wrapped[Decision]:
     allowed = await service.user_has_permission(user, name)
     return wrapped(
         Decision(has_permission=allowed),

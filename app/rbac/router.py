@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from app.names import PermissionName, RoleName, UserName
 from app.rbac.deps import RbacReader, RbacWriter
-from app.rbac.schemas import DeleteResult, Decision, MembershipOut, PermissionRef, RoleOut
+from app.rbac.schemas import Decision, DeleteResult, MembershipOut, PermissionRef, RoleOut
 from app.responses import Bare, Wrapped, bare, problem_examples, wrapped
 
 ERRORS = problem_examples(400, 401, 403)
@@ -83,7 +83,9 @@ async def remove_membership(user: UserName, role: RoleName, service: RbacWriter)
     summary="Is the user a member of the role",
     description="`data.has_permission` means *is a member*.",
 )
-async def check_membership(user: UserName, role: RoleName, service: RbacReader) -> Wrapped[Decision]:
+async def check_membership(
+    user: UserName, role: RoleName, service: RbacReader
+) -> Wrapped[Decision]:
     member = await service.is_member(user, role)
     return wrapped(
         Decision(has_permission=member),
@@ -120,7 +122,9 @@ async def grant_permission(role: RoleName, name: PermissionName, service: RbacWr
     tags=["permissions"],
     summary="Revoke a permission from a role (always true)",
 )
-async def revoke_permission(role: RoleName, name: PermissionName, service: RbacWriter) -> Bare[bool]:
+async def revoke_permission(
+    role: RoleName, name: PermissionName, service: RbacWriter
+) -> Bare[bool]:
     return bare(await service.revoke(role, name))
 
 

@@ -26,7 +26,8 @@ class RbacService:
         statement = self.scope.select(Role.id, within=Role).where(Role.name == role)
         if lock:
             statement = statement.with_for_update(read=True)
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        role_id: int | None = (await self.session.execute(statement)).scalar_one_or_none()
+        return role_id
 
     async def create_role(self, role: str, description: str | None = None) -> bool:
         values = {"tenant_id": self.scope.tenant_id, "name": role, "description": description}

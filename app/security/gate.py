@@ -55,7 +55,10 @@ class ClientKeyGate:
             credential = parse_authorization(_authorization(scope))
         except MissingCredential as exc:
             response = problem_response(
-                401, f"{exc}.", slug="missing-credential", headers={"WWW-Authenticate": BEARER_CHALLENGE}
+                401,
+                f"{exc}.",
+                slug="missing-credential",
+                headers={"WWW-Authenticate": BEARER_CHALLENGE},
             )
             await response(scope, receive, send)
             return

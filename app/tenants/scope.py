@@ -9,15 +9,12 @@ this module to find a query that forgot its tenant.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped
 
-
-class TenantOwned(Protocol):
-    tenant_id: Mapped[int]
+from app.models.base import TenantOwned
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,98 @@
+"""Shared fixtures: the app on real, migrated SQLite and PostgreSQL databases.
+
+* ``backend`` is parametrised: every test that uses the app runs on both databases.
+* One database per backend per test session, migrated with Alembic (never
+  ``create_all``). Tests isolate themselves by tenant: each gets a fresh client key.
+* The app runs its real lifespan (``LifespanManager``) and is driven in-process with
+  ``httpx.ASGITransport``; ``tests/e2e`` drives real server processes instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.db_url import DatabaseTarget, resolve_database_target
+from app.main import create_app
+from app.migrations import upgrade
+from tests.databases import postgresql_database, sqlite_target
+
+BACKENDS = ["sqlite", "postgresql"]
+TEST_KEY_HASH_SECRET = "test-key-hash-secret-0123456789abcdef"
+
+
+def make_settings(target: DatabaseTarget, state_dir: Path, **overrides: object) -> Settings:
+    """Settings for tests: explicit, never read from a developer's ``.env``."""
+    values: dict[str, object] = {
+        "database_url": target.url.render_as_string(hide_password=False),
+        "key_hash_secret": TEST_KEY_HASH_SECRET,
+        "state_dir": state_dir,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def database_target(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[DatabaseTarget]:
+    """A migrated database for this backend, shared by the session's tests."""
+    if backend == "sqlite":
+        target = sqlite_target(tmp_path_factory.mktemp("sqlite"))
+        await asyncio.to_thread(upgrade, target)
+        yield target
+        return
+    async with postgresql_database() as url:
+        target = resolve_database_target(url)
+        await asyncio.to_thread(upgrade, target)
+        yield target
+
+
+@pytest.fixture(scope="session")
+def settings(database_target: DatabaseTarget, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(database_target, tmp_path_factory.mktemp("state"))
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An anonymous client (no Authorization header)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def client_key() -> str:
+    """A fresh client key: a new, empty tenant for every test."""
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+async def api(app: FastAPI, client_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client authenticated as the test's own tenant."""
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {client_key}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=headers
+    ) as http:
+        yield http
