@@ -76,6 +76,7 @@ class RbacService:
     async def user_roles(self, user: str) -> list[str]:
         statement = (
             self.scope.select(Role.name, within=Membership)
+            .select_from(Membership)
             .join(Role, Role.id == Membership.role_id)
             .where(Membership.user_name == user)
             .order_by(Role.name)
@@ -85,6 +86,7 @@ class RbacService:
     async def role_members(self, role: str) -> list[str]:
         statement = (
             self.scope.select(Membership.user_name, within=Membership)
+            .select_from(Membership)
             .join(Role, Role.id == Membership.role_id)
             .where(Role.name == role)
             .order_by(Membership.user_name)
@@ -122,6 +124,7 @@ class RbacService:
     async def role_permissions(self, role: str) -> list[str]:
         statement = (
             self.scope.select(Grant.permission, within=Grant)
+            .select_from(Grant)
             .join(Role, Role.id == Grant.role_id)
             .where(Role.name == role)
             .order_by(Grant.permission)
@@ -141,6 +144,7 @@ class RbacService:
     async def user_permissions(self, user: str) -> list[str]:
         statement = (
             self.scope.select(Grant.permission, within=Membership)
+            .select_from(Membership)
             .join(Grant, Grant.role_id == Membership.role_id)
             .where(Membership.user_name == user)
             .distinct()
@@ -151,6 +155,7 @@ class RbacService:
     async def which_roles_can(self, permission: str) -> list[str]:
         statement = (
             self.scope.select(Role.name, within=Grant)
+            .select_from(Grant)
             .join(Role, Role.id == Grant.role_id)
             .where(Grant.permission == permission)
             .order_by(Role.name)
@@ -161,6 +166,7 @@ class RbacService:
         """One ``(user, role)`` pair per membership of a role that holds ``permission``."""
         statement = (
             self.scope.select(Membership.user_name, Role.name, within=Grant)
+            .select_from(Grant)
             .join(Role, Role.id == Grant.role_id)
             .join(Membership, Membership.role_id == Grant.role_id)
             .where(Grant.permission == permission)

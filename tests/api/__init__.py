@@ -1,0 +1,1 @@
+"""API tests: the REST contract (sections 1-4 and "Service") on both databases."""
