@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from app.names import describe_invalid_parameter
 
@@ -134,15 +135,44 @@ async def _app_error_handler(_request: Request, exc: Exception) -> Response:
     return problem_response(exc.status, exc.detail, slug=exc.slug, headers=exc.headers)
 
 
-async def _http_error_handler(_request: Request, exc: Exception) -> Response:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route accepts on this path.
+
+    Starlette's 405 names only the methods of the first route that matched the path,
+    but several routes share a path (``POST`` and ``DELETE /api/role/{role}``), so the
+    router is asked about each method. ``None`` when the refused method itself
+    matches (a mounted app refused it; its own ``Allow``, if any, stands).
+    """
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    if not allowed or request.method in allowed:
+        return None
+    return ", ".join(allowed)
+
+
+async def _http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+    headers = dict(exc.headers or {})
     if status == 404 and detail == "Not Found":
         detail = "No route matches this path."
-    elif status == 405 and detail == "Method Not Allowed":
-        detail = "This path does not accept this method; see the Allow header."
-    return problem_response(status, detail, headers=exc.headers)
+    elif status == 405:
+        if detail == "Method Not Allowed":
+            detail = "This path does not accept this method; see the Allow header."
+        allow = _allowed_methods(request)
+        if allow is not None:
+            headers["Allow"] = allow
+    return problem_response(status, detail, headers=headers)
 
 
 async def _validation_error_handler(_request: Request, exc: Exception) -> Response:
