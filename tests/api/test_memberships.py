@@ -94,3 +94,14 @@ async def test_user_names_are_case_sensitive(api: httpx.AsyncClient) -> None:
     assert_bare(await api.post("/api/membership/Alice/editors"), True)
     assert_wrapped(await api.get("/api/membership/alice/editors"), {"has_permission": False})
     assert_bare(await api.get("/api/user_roles/alice"), [])
+
+
+async def test_special_characters_unencoded_in_path(api: httpx.AsyncClient) -> None:
+    user = "ops+oncall|eu:team@example.com"
+    assert_bare(await api.post("/api/role/editors"), True)
+    assert_bare(await api.post(f"/api/membership/{user}/editors"), True)
+    assert_bare(
+        await api.get(f"/api/user_roles/{quote(user, safe='')}"),
+        [{"user": user, "role": "editors"}],
+    )
+    assert_wrapped(await api.get(f"/api/membership/{user}/editors"), {"has_permission": True})
