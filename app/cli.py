@@ -3,6 +3,9 @@
     auth-server                 same as ``auth-server serve``
     auth-server serve           migrate (unless AUTH_MIGRATE_ON_START=false), then serve
     auth-server migrate [REV]   upgrade the schema to REV (default: head)
+    auth-server tenant create [--label L]   create a tenant; prints its client key once
+    auth-server tenant list                 list tenants (never their keys)
+    auth-server tenant disable ID           refuse the tenant's key and tokens from now on
 
 Configuration comes from the environment (``AUTH_*``), ``.env`` and the secrets
 directory, exactly as for the server. Exit status is non-zero on any failure, with a
@@ -12,6 +15,7 @@ one-line message naming the setting to fix.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -20,10 +24,20 @@ from pydantic import ValidationError
 
 from app import __version__
 from app.config import Settings, load_settings
-from app.migrations import upgrade
+from app.db import build_engine
+from app.migrations import SchemaNotCurrent, assert_schema_current, upgrade
 from app.security.secrets import SecretsError, load_server_secrets
 
 logger = logging.getLogger("app.cli")
+
+
+async def _check_schema(settings: Settings) -> None:
+    """Raise :class:`SchemaNotCurrent` unless the database is at the code's head."""
+    engine = build_engine(settings)
+    try:
+        await assert_schema_current(engine)
+    finally:
+        await engine.dispose()
 
 
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
@@ -32,6 +46,8 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     load_server_secrets(settings)  # fail before binding the port, and create dev secrets once
     if settings.migrate_on_start:
         upgrade(settings.database)
+    else:
+        asyncio.run(_check_schema(settings))  # refuse before binding the port
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -51,6 +67,40 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _tenant_create(settings: Settings, args: argparse.Namespace) -> int:
+    from app.tenants.admin import create_tenant
+
+    tenant_id, client_key = asyncio.run(create_tenant(settings, args.label))
+    print(f"tenant {tenant_id} created; its client key (shown once, store it now):")
+    print(client_key)
+    return 0
+
+
+def _tenant_list(settings: Settings, _args: argparse.Namespace) -> int:
+    from app.tenants.admin import tenant_summaries
+
+    rows = asyncio.run(tenant_summaries(settings))
+    print(f"{'id':>6}  {'created':<20}  {'origin':<8}  {'state':<8}  {'strict':<7}  label")
+    for row in rows:
+        strict = "default" if row.strict_users is None else str(row.strict_users).lower()
+        print(
+            f"{row.id:>6}  {row.created_at:%Y-%m-%d %H:%M:%S}  "
+            f"{'operator' if row.operator_created else 'open':<8}  "
+            f"{'disabled' if row.disabled else 'active':<8}  {strict:<7}  {row.label or ''}"
+        )
+    return 0
+
+
+def _tenant_disable(settings: Settings, args: argparse.Namespace) -> int:
+    from app.tenants.admin import disable
+
+    if not asyncio.run(disable(settings, args.tenant_id)):
+        print(f"auth-server: no tenant with id {args.tenant_id}", file=sys.stderr)
+        return 1
+    print(f"tenant {args.tenant_id} disabled: its client key and tokens are refused")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auth-server", description="RBAC authorization service")
     parser.add_argument("--version", action="version", version=f"auth-server {__version__}")
@@ -60,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="upgrade the database schema")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(handler=_migrate)
+    tenant = commands.add_parser("tenant", help="manage tenants (closed registration)")
+    tenant_commands = tenant.add_subparsers(dest="tenant_command", required=True)
+    create = tenant_commands.add_parser("create", help="create a tenant, print its key once")
+    create.add_argument("--label", default=None, help="a name for operators (1-64 chars)")
+    create.set_defaults(handler=_tenant_create)
+    tenant_commands.add_parser("list", help="list tenants").set_defaults(handler=_tenant_list)
+    disable_cmd = tenant_commands.add_parser("disable", help="disable a tenant")
+    disable_cmd.add_argument("tenant_id", type=int)
+    disable_cmd.set_defaults(handler=_tenant_disable)
     parser.set_defaults(handler=_serve)
     return parser
 
@@ -76,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"auth-server: invalid configuration: {fields}", file=sys.stderr)
         return 2
-    except (SecretsError, ValueError) as exc:
+    except (SecretsError, SchemaNotCurrent, ValueError) as exc:
         print(f"auth-server: {exc}", file=sys.stderr)
         return 2
     return code

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +83,21 @@ class Settings(BaseSettings):
     it to be set explicitly."""
     state_dir: Path | None = None
     """Where generated development secrets live (default: beside the SQLite file)."""
+    strict_users_default: bool = True
+    """``strict_users`` of every tenant that has not chosen (``PUT /api/settings``)."""
+
+    # --- tokens --------------------------------------------------------------------
+    jwt_secret_key: SecretStr | None = None
+    """Signs new tokens (HMAC). 32+ characters; required in production."""
+    jwt_previous_secret_keys: SecretStr | None = None
+    """Comma-separated former signing secrets: tokens they signed still verify, so the
+    signing secret can rotate without logging everyone out."""
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_access_token_expire_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    jwt_refresh_token_expire_days: int = Field(default=7, ge=1, le=90)
+    jwt_issuer: str = "auth"
+    jwt_audience: str = "auth-api"
+    jwt_leeway_seconds: int = Field(default=0, ge=0, le=300)
 
     @field_validator("sqlite_path", mode="after")
     @classmethod
@@ -114,6 +129,13 @@ class Settings(BaseSettings):
                 )
             return resolve_database_target(self.postgresql_url.get_secret_value())
         return resolve_database_target(f"sqlite:///{self.sqlite_path}")
+
+    @property
+    def previous_jwt_secrets(self) -> list[str]:
+        if self.jwt_previous_secret_keys is None:
+            return []
+        raw = self.jwt_previous_secret_keys.get_secret_value()
+        return [part.strip() for part in raw.split(",") if part.strip()]
 
     @property
     def secrets_state_dir(self) -> Path:

@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -23,16 +24,29 @@ from app.db import Database
 from app.errors import Forbidden, Unauthorized
 from app.principal import Principal
 from app.security.credentials import Credential, CredentialKind, hash_client_key
+from app.security.failures import FailureReason
 from app.security.gate import CREDENTIAL_STATE_KEY
 from app.state import AppState
-from app.tenants.service import resolve_tenant_id
+from app.tenants.service import resolve_client_key
+from app.tokens.service import TokenService
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
     scheme_name="ClientKey",
-    description="The tenant's client key (a UUID4) as a Bearer token.",
+    description="The tenant's client key (a UUID4), or an access token from /api/token.",
+)
+oauth2_scheme = OAuth2(
+    flows=OAuthFlows(
+        clientCredentials=OAuthFlowClientCredentials(
+            tokenUrl="/api/token",
+            scopes={"admin": "Every route of the tenant", "check": "Decision and read routes only"},
+        )
+    ),
+    scheme_name="OAuth2",
+    description="Client credentials: leave client_id empty, client_secret is the client key.",
+    auto_error=False,
 )
 
 
@@ -68,7 +82,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 def _credential(request: Request) -> Credential:
     credential = request.scope.get("state", {}).get(CREDENTIAL_STATE_KEY)
     if not isinstance(credential, Credential):
-        raise Unauthorized("Missing credential.")
+        raise Unauthorized("Missing credential.", reason=FailureReason.MISSING_HEADER)
     return credential
 
 
@@ -76,18 +90,27 @@ async def get_principal(
     request: Request,
     state: StateDep,
     session: SessionDep,
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    _client_key: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    _token: Annotated[str | None, Security(oauth2_scheme)],
 ) -> Principal:
+    """Authenticate once: a client key (tenant lookup, open registration) or an
+    access token (signature, claims, family and key generation)."""
     credential = _credential(request)
-    if credential.kind is not CredentialKind.CLIENT_KEY:
-        raise Unauthorized(
-            "The access token is not valid.", challenge='Bearer error="invalid_token"'
-        )
+    settings = state.settings
+    if credential.kind is CredentialKind.JWT:
+        return await TokenService(session, state.tokens, settings).resolve_access(credential.value)
     key_hash = hash_client_key(credential.value, state.secrets.key_hash)
-    tenant_id = await resolve_tenant_id(
-        session, state.database, key_hash, state.settings.tenant_registration
+    tenant = await resolve_client_key(
+        session, state.database, key_hash, settings.tenant_registration
     )
-    return Principal(tenant_id=tenant_id)
+    return Principal(
+        tenant_id=tenant.id,
+        strict_users=settings.strict_users_default
+        if tenant.strict_users is None
+        else tenant.strict_users,
+        key_generation=tenant.key_generation,
+        key_hash=key_hash,
+    )
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

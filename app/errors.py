@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
 from app.names import describe_invalid_parameter
+from app.security.failures import FailureReason
 
 logger = logging.getLogger("app.errors")
 
@@ -45,6 +46,19 @@ class AppError(Exception):
         self.headers = dict(headers or {})
 
 
+class RefusedWithResult(AppError):
+    """A refusal the contract answers with a bare ``{"result": false, "reason", "hint"}``
+    body instead of problem details (strict-user 409, rotate key already issued)."""
+
+    status = 409
+    slug = "conflict"
+
+    def __init__(self, reason: str, hint: str) -> None:
+        super().__init__(hint)
+        self.reason = reason
+        self.hint = hint
+
+
 class BadRequest(AppError):
     status = 400
     slug = "bad-request"
@@ -55,11 +69,24 @@ class InvalidName(BadRequest):
 
 
 class Unauthorized(AppError):
+    """401 with an RFC 6750 challenge; ``reason`` feeds the failed-authentication
+    counters (see :mod:`app.security.failures`)."""
+
     status = 401
     slug = "unauthorized"
 
-    def __init__(self, detail: str, *, challenge: str = BEARER_CHALLENGE) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        reason: FailureReason | None = None,
+        challenge: str = BEARER_CHALLENGE,
+    ) -> None:
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
+        self.reason = reason
+
+
+INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'
 
 
 class Forbidden(AppError):
@@ -130,8 +157,15 @@ def _validation_errors(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]
     return "; ".join(dict.fromkeys(summaries)) or "invalid request", items
 
 
-async def _app_error_handler(_request: Request, exc: Exception) -> Response:
+async def _app_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
+    if isinstance(exc, RefusedWithResult):
+        body = {"result": False, "reason": exc.reason, "hint": exc.hint}
+        return JSONResponse(body, status_code=exc.status)
+    if isinstance(exc, Unauthorized) and exc.reason is not None:
+        record_auth_failure(
+            request.app, exc.reason, request.method, request.url.path, request.client
+        )
     return problem_response(exc.status, exc.detail, slug=exc.slug, headers=exc.headers)
 
 
@@ -188,6 +222,14 @@ async def _unexpected_error_handler(request: Request, exc: Exception) -> Respons
         exc_info=exc,
     )
     return problem_response(500, "The service failed to handle this request.", slug="internal")
+
+
+def record_auth_failure(
+    app: Any, reason: FailureReason, method: str, path: str, client: Any
+) -> None:
+    failures = getattr(getattr(app, "state", None), "auth_failures", None)
+    if failures is not None:
+        failures.record(reason, method=method, path=path, client=client[0] if client else None)
 
 
 def install_error_handlers(app: FastAPI) -> None:

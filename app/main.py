@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
+from app.apikeys.router import router as apikeys_router
 from app.config import Settings, load_settings
 from app.db import Database, build_engine
 from app.docs_ui import mount_docs
@@ -23,9 +24,13 @@ from app.migrations import assert_schema_current
 from app.rbac.access_router import router as access_router
 from app.rbac.router import router as rbac_router
 from app.responses import Problem
+from app.security.failures import AuthFailures
 from app.security.gate import ClientKeyGate
 from app.security.secrets import load_server_secrets
 from app.state import AppState
+from app.tenants.router import router as tenants_router
+from app.tokens.codec import TokenCodec
+from app.tokens.router import router as tokens_router
 
 TITLE = "auth"
 DESCRIPTION = """
@@ -42,6 +47,9 @@ OPENAPI_TAGS = [
     {"name": "memberships", "description": "Which users belong to which roles."},
     {"name": "permissions", "description": "Which permissions a role holds."},
     {"name": "workflows", "description": "Workflow checks (a workflow is a permission)."},
+    {"name": "api keys", "description": "Per-user API keys, validated inside the tenant."},
+    {"name": "tenant", "description": "Settings, client-key rotation and recovery."},
+    {"name": "tokens", "description": "Short-lived access tokens and refresh tokens."},
     {"name": "service", "description": "Liveness and readiness (no authentication)."},
 ]
 
@@ -53,7 +61,12 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         engine = build_engine(settings)
         try:
             await assert_schema_current(engine)
-            app.state.auth = AppState(settings=settings, database=Database(engine), secrets=secrets)
+            app.state.auth = AppState(
+                settings=settings,
+                database=Database(engine),
+                secrets=secrets,
+                tokens=TokenCodec(settings, secrets),
+            )
             yield
         finally:
             await engine.dispose()
@@ -72,11 +85,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=_lifespan(settings),
     )
+    app.state.auth_failures = AuthFailures()
     install_error_handlers(app)
     app.add_middleware(ClientKeyGate)
     app.include_router(health_router)
     app.include_router(access_router)
     app.include_router(rbac_router)
+    app.include_router(apikeys_router)
+    app.include_router(tenants_router)
+    app.include_router(tokens_router)
     mount_docs(app, title=TITLE)
     _register_problem_schema(app)
     return app

@@ -12,11 +12,13 @@ async callers run them in a worker thread.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
@@ -52,10 +54,17 @@ def head_revision() -> str | None:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
+    def read(connection: Connection) -> str | None:
+        migration_logger = logging.getLogger("alembic.runtime.migration")
+        level = migration_logger.level
+        migration_logger.setLevel(logging.WARNING)  # "Context impl ..." is noise here
+        try:
+            return MigrationContext.configure(connection).get_current_revision()
+        finally:
+            migration_logger.setLevel(level)
+
     async with engine.connect() as connection:
-        return await connection.run_sync(
-            lambda sync: MigrationContext.configure(sync).get_current_revision()
-        )
+        return await connection.run_sync(read)
 
 
 async def assert_schema_current(engine: AsyncEngine) -> None:

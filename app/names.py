@@ -83,6 +83,8 @@ def sanitize_input(value: str, kind: NameKind | str = NameKind.ROLE) -> str:
 
 def describe_invalid_parameter(parameter: str) -> str | None:
     """The 400 message for a path parameter that failed its rule, if it is a name."""
+    if parameter == "key_id":
+        return "Invalid key id: must be a UUID4."
     kind = PATH_PARAMETERS.get(parameter)
     if kind is None:
         return None
@@ -112,3 +114,15 @@ UserName = Annotated[str, _path(NameKind.USER, "User identifier")]
 RoleName = Annotated[str, _path(NameKind.ROLE, "Role name")]
 PermissionName = Annotated[str, _path(NameKind.PERMISSION, "Permission name")]
 WorkflowName = Annotated[str, _path(NameKind.WORKFLOW, "Workflow name (a permission name)")]
+
+UUID4_PATTERN = (
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+)
+KeyId = Annotated[
+    str,
+    Path(
+        pattern=UUID4_PATTERN,
+        description="The key's public id (a UUID4).",
+        examples=["0f8fad5b-d9cb-469f-a165-70867728950e"],
+    ),
+]

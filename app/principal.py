@@ -16,7 +16,11 @@ class Scope(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Principal:
     tenant_id: int
+    strict_users: bool
+    key_generation: int
     scope: Scope = Scope.ADMIN
+    key_hash: str | None = None
+    """Hash of the presented client key; ``None`` when a token was presented."""
 
     @property
     def may_write(self) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from app.config import Settings
 from app.db import Database
 from app.security.secrets import ServerSecrets
+from app.tokens.codec import TokenCodec
 
 
 @dataclass(frozen=True)
@@ -14,3 +15,4 @@ class AppState:
     settings: Settings
     database: Database
     secrets: ServerSecrets
+    tokens: TokenCodec

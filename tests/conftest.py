@@ -27,6 +27,7 @@ from tests.databases import postgresql_database, sqlite_target
 
 BACKENDS = ["sqlite", "postgresql"]
 TEST_KEY_HASH_SECRET = "test-key-hash-secret-0123456789abcdef"
+TEST_JWT_SECRET = "test-jwt-signing-secret-0123456789abcdef"
 
 
 def make_settings(target: DatabaseTarget, state_dir: Path, **overrides: object) -> Settings:
@@ -34,7 +35,11 @@ def make_settings(target: DatabaseTarget, state_dir: Path, **overrides: object) 
     values: dict[str, object] = {
         "database_url": target.url.render_as_string(hide_password=False),
         "key_hash_secret": TEST_KEY_HASH_SECRET,
+        "jwt_secret_key": TEST_JWT_SECRET,
         "state_dir": state_dir,
+        # Core RBAC tests run with strict identity off; tests/identity turns it on per
+        # tenant (PUT /api/settings) and checks the server default separately.
+        "strict_users_default": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

@@ -24,13 +24,14 @@ router = APIRouter(prefix="/api", responses=problem_examples(400, 401))
     response_model=Wrapped[Decision],
     tags=["access"],
     summary="May the user do this? (the hot path)",
+    response_model_exclude_none=True,
 )
 async def has_permission(
     user: UserName, name: PermissionName, service: RbacReader
 ) -> Wrapped[Decision]:
-    allowed = await service.user_has_permission(user, name)
+    allowed, reason = await service.decide(user, name)
     return wrapped(
-        Decision(has_permission=allowed),
+        Decision(has_permission=allowed, reason=reason),
         f"Permission check for user '{user}' and permission '{name}' completed",
     )
 
@@ -40,10 +41,13 @@ async def has_permission(
     response_model=Wrapped[UserPermissions],
     tags=["access"],
     summary="Every permission the user holds through any role",
+    response_model_exclude_none=True,
 )
 async def user_permissions(user: UserName, service: RbacReader) -> Wrapped[UserPermissions]:
-    names = await service.user_permissions(user)
-    data = UserPermissions(count=len(names), permissions=[PermissionRef(name=n) for n in names])
+    names, reason = await service.effective_permissions(user)
+    data = UserPermissions(
+        count=len(names), permissions=[PermissionRef(name=n) for n in names], reason=reason
+    )
     return wrapped(data, f"Retrieved permissions for user '{user}'")
 
 
@@ -73,13 +77,14 @@ async def which_users_can(name: PermissionName, service: RbacReader) -> Bare[lis
     response_model=Wrapped[Decision],
     tags=["workflows"],
     summary="May the user run the workflow",
+    response_model_exclude_none=True,
 )
 async def can_run_workflow(
     user: UserName, workflow: WorkflowName, service: RbacReader
 ) -> Wrapped[Decision]:
-    allowed = await service.user_has_permission(user, workflow)
+    allowed, reason = await service.decide(user, workflow)
     return wrapped(
-        Decision(has_permission=allowed),
+        Decision(has_permission=allowed, reason=reason),
         f"Workflow permission check for user '{user}' and workflow '{workflow}' completed",
     )
 

@@ -12,11 +12,15 @@ from app.tenants.scope import TenantScope
 
 
 def reader_service(session: SessionDep, principal: PrincipalDep) -> RbacService:
-    return RbacService(TenantScope(session, principal.tenant_id))
+    return RbacService(
+        TenantScope(session, principal.tenant_id), strict_users=principal.strict_users
+    )
 
 
 def writer_service(session: SessionDep, principal: WriterDep) -> RbacService:
-    return RbacService(TenantScope(session, principal.tenant_id))
+    return RbacService(
+        TenantScope(session, principal.tenant_id), strict_users=principal.strict_users
+    )
 
 
 RbacReader = Annotated[RbacService, Depends(reader_service)]

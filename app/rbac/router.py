@@ -60,7 +60,20 @@ async def role_members(role: RoleName, service: RbacReader) -> Bare[list[Members
     response_model=Bare[bool],
     tags=["memberships"],
     summary="Add a user to a role",
-    description="`false` when the role does not exist.",
+    description=(
+        "`false` when the role does not exist. With strict user identity on, a user "
+        "without a live API key is refused with 409 `user_not_key_backed`."
+    ),
+    responses={
+        409: {
+            "description": "Strict user identity: the user has no live API key",
+            "content": {
+                "application/json": {
+                    "example": {"result": False, "reason": "user_not_key_backed", "hint": "..."}
+                }
+            },
+        }
+    },
 )
 async def add_membership(user: UserName, role: RoleName, service: RbacWriter) -> Bare[bool]:
     return bare(await service.add_membership(user, role))
@@ -82,13 +95,14 @@ async def remove_membership(user: UserName, role: RoleName, service: RbacWriter)
     tags=["memberships"],
     summary="Is the user a member of the role",
     description="`data.has_permission` means *is a member*.",
+    response_model_exclude_none=True,
 )
 async def check_membership(
     user: UserName, role: RoleName, service: RbacReader
 ) -> Wrapped[Decision]:
-    member = await service.is_member(user, role)
+    member, reason = await service.check_membership(user, role)
     return wrapped(
-        Decision(has_permission=member),
+        Decision(has_permission=member, reason=reason),
         f"Membership check for user '{user}' and group '{role}' completed",
     )
 

@@ -27,13 +27,22 @@ class DeleteResult(BaseModel):
     result: bool = Field(description="False when the role did not exist.")
 
 
+BLOCK_REASON = Field(
+    default=None,
+    description="Present only when strict user identity blocked the answer.",
+    examples=["user_not_key_backed"],
+)
+
+
 class Decision(BaseModel):
     has_permission: bool = Field(examples=[True])
+    reason: str | None = BLOCK_REASON
 
 
 class UserPermissions(BaseModel):
     count: int = Field(examples=[1])
     permissions: list[PermissionRef]
+    reason: str | None = BLOCK_REASON
 
 
 class WorkflowMembers(BaseModel):

@@ -9,17 +9,43 @@ transaction already holds the database's write lock.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import ColumnElement, delete, exists, select
 
+from app.apikeys.service import user_has_live_key
 from app.db_ops import insert_ignore
+from app.errors import RefusedWithResult
 from app.models import Grant, Membership, Role
 from app.tenants.scope import TenantScope
 
+NOT_KEY_BACKED = "user_not_key_backed"
+
+
+class UserNotKeyBacked(RefusedWithResult):
+    def __init__(self, user: str) -> None:
+        super().__init__(
+            NOT_KEY_BACKED,
+            f"strict_users is enabled and user '{user}' has no API key. Either create one "
+            f"with POST /api/apikeys/user/{user}, or opt this namespace out with "
+            'PUT /api/settings {"strict_users": false}.',
+        )
+
 
 class RbacService:
-    def __init__(self, scope: TenantScope) -> None:
+    """RBAC for one tenant. With ``strict_users`` on, a user without a live API key is
+    not real: decisions about them answer negatively with ``NOT_KEY_BACKED`` and
+    adding them to a role is refused (409). Listings and deletes are never gated."""
+
+    def __init__(self, scope: TenantScope, *, strict_users: bool = False) -> None:
         self.scope = scope
         self.session = scope.session
+        self.strict_users = strict_users
+
+    async def block_reason(self, user: str) -> str | None:
+        """``NOT_KEY_BACKED`` when strict identity refuses ``user``, else ``None``."""
+        if not self.strict_users:
+            return None
+        backed = (await self.session.execute(select(user_has_live_key(self.scope, user)))).scalar()
+        return None if backed else NOT_KEY_BACKED
 
     # --- roles -----------------------------------------------------------------------
     async def _role_id(self, role: str, *, lock: bool = False) -> int | None:
@@ -47,6 +73,8 @@ class RbacService:
 
     # --- memberships -----------------------------------------------------------------
     async def add_membership(self, user: str, role: str) -> bool:
+        if await self.block_reason(user) is not None:
+            raise UserNotKeyBacked(user)
         role_id = await self._role_id(role, lock=True)
         if role_id is None:
             return False
@@ -133,13 +161,39 @@ class RbacService:
 
     # --- effective access ------------------------------------------------------------
     async def user_has_permission(self, user: str, permission: str) -> bool:
-        """The hot path: one query, membership index then grant index."""
-        statement = select(
+        """Ungated decision: one query, membership index then grant index."""
+        statement = select(self._holds(user, permission))
+        return bool((await self.session.execute(statement)).scalar())
+
+    def _holds(self, user: str, permission: str) -> ColumnElement[bool]:
+        return (
             exists()
             .where(self.scope.owns(Membership), Membership.user_name == user)
             .where(Grant.role_id == Membership.role_id, Grant.permission == permission)
         )
-        return bool((await self.session.execute(statement)).scalar())
+
+    async def decide(self, user: str, permission: str) -> tuple[bool, str | None]:
+        """The hot path: ``(allowed, reason)`` in one round trip, strict identity
+        included (the live-key check rides in the same SELECT)."""
+        if not self.strict_users:
+            return await self.user_has_permission(user, permission), None
+        statement = select(self._holds(user, permission), user_has_live_key(self.scope, user))
+        holds, backed = (await self.session.execute(statement)).one()
+        if not backed:
+            return False, NOT_KEY_BACKED
+        return bool(holds), None
+
+    async def check_membership(self, user: str, role: str) -> tuple[bool, str | None]:
+        reason = await self.block_reason(user)
+        if reason is not None:
+            return False, reason
+        return await self.is_member(user, role), None
+
+    async def effective_permissions(self, user: str) -> tuple[list[str], str | None]:
+        reason = await self.block_reason(user)
+        if reason is not None:
+            return [], reason
+        return await self.user_permissions(user), None
 
     async def user_permissions(self, user: str) -> list[str]:
         statement = (

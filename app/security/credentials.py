@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import secrets
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -73,3 +74,22 @@ def parse_authorization(header: str | None) -> Credential:
 def hash_client_key(client_key: str, secret: bytes) -> str:
     """HMAC-SHA256 of the normalised client key, hex encoded (64 characters)."""
     return hmac.new(secret, client_key.lower().encode("ascii"), hashlib.sha256).hexdigest()
+
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+SECRET_BODY_LENGTH = 43  # 43 base62 characters: 256 bits from the CSPRNG
+
+
+def mint_secret(prefix: str) -> str:
+    """``prefix`` + 43 base62 characters from :mod:`secrets` (e.g. ``rak_...``)."""
+    return prefix + "".join(secrets.choice(BASE62) for _ in range(SECRET_BODY_LENGTH))
+
+
+def secret_shape(prefix: str) -> re.Pattern[str]:
+    return re.compile(re.escape(prefix) + r"[0-9A-Za-z]{" + str(SECRET_BODY_LENGTH) + "}")
+
+
+def hash_secret(value: str, secret: bytes, purpose: str) -> str:
+    """HMAC-SHA256 of a minted secret, domain-separated by ``purpose``; hex encoded."""
+    message = f"{purpose}:{value}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()

@@ -16,15 +16,25 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import BEARER_CHALLENGE, problem_response
+from app.errors import BEARER_CHALLENGE, problem_response, record_auth_failure
 from app.security.credentials import (
     MalformedCredential,
     MissingCredential,
     parse_authorization,
 )
+from app.security.failures import FailureReason
 
 CREDENTIAL_STATE_KEY = "credential"
-PUBLIC_API_PATHS: frozenset[str] = frozenset()
+PUBLIC_API_PATHS: frozenset[str] = frozenset(
+    {
+        # Their credential travels in the body (or, for /api/token, optionally in the
+        # header): each route authenticates itself.
+        "/api/token",
+        "/api/token/refresh",
+        "/api/token/revoke",
+        "/api/keys/recover",
+    }
+)
 
 
 def _is_gated(scope: Scope) -> bool:
@@ -54,6 +64,7 @@ class ClientKeyGate:
         try:
             credential = parse_authorization(_authorization(scope))
         except MissingCredential as exc:
+            self._record(scope, FailureReason.MISSING_HEADER)
             response = problem_response(
                 401,
                 f"{exc}.",
@@ -63,8 +74,14 @@ class ClientKeyGate:
             await response(scope, receive, send)
             return
         except MalformedCredential as exc:
+            self._record(scope, FailureReason.MALFORMED_CREDENTIAL)
             response = problem_response(400, f"{exc}.", slug="malformed-credential")
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})[CREDENTIAL_STATE_KEY] = credential
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def _record(scope: Scope, reason: FailureReason) -> None:
+        client = scope.get("client")
+        record_auth_failure(scope.get("app"), reason, scope["method"], scope["path"], client)

@@ -1,24 +1,48 @@
 """Server secrets: configured, or generated once and kept for development.
 
-In production every server secret must be configured (see :mod:`app.config`). In
-development a missing secret is generated with :func:`secrets.token_urlsafe` and
-stored in ``<state dir>/.auth-secrets.json`` (mode 0600, directory 0700 when created),
-so restarts keep the same tenants and sessions. The file is read once at start.
+Secrets: the client-key hashing secret (``AUTH_KEY_HASH_SECRET``) and the JWT signing
+secrets (``AUTH_JWT_SECRET_KEY`` + ``AUTH_JWT_PREVIOUS_SECRET_KEYS``).
+
+* Production: each must be configured, 32+ characters and not a known placeholder;
+  otherwise start-up fails with a message naming the variable and the fix.
+* Development: a missing secret is generated with :func:`secrets.token_urlsafe` and
+  kept in ``<state dir>/.auth-secrets.json`` (mode 0600), so restarts keep the same
+  tenants and sessions. The file is read once, at start.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from app.config import Settings
 
+logger = logging.getLogger("app.security.secrets")
+
 SECRETS_FILE_NAME = ".auth-secrets.json"
+MIN_SECRET_LENGTH = 32
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "changethis",
+        "secret",
+        "secret-key",
+        "dev-secret-key",
+        "dev-encryption-key",
+        "<generated-key>",
+        "your-secret-key",
+        "supersecret",
+        "password",
+    }
+)
 
 
 class SecretsError(RuntimeError):
@@ -26,11 +50,46 @@ class SecretsError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ServerSecrets:
-    key_hash: bytes
+    key_hash: bytes = field(repr=False)
+    jwt_signing: SigningKey
+    jwt_verification: dict[str, SigningKey] = field(repr=False)
 
     def __repr__(self) -> str:
         return "ServerSecrets(<redacted>)"
+
+
+def key_id(secret: str) -> str:
+    """A public, stable identifier of a signing secret (the JWT ``kid`` header)."""
+    return hashlib.sha256(b"auth-jwt-kid:" + secret.encode("utf-8")).hexdigest()[:16]
+
+
+def weakness(value: str) -> str | None:
+    """Why ``value`` is unfit as a secret, or ``None``."""
+    if (
+        value.strip().lower() in PLACEHOLDER_SECRETS
+        or value.strip("<>").lower() in PLACEHOLDER_SECRETS
+    ):
+        return "is a known placeholder"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def _check(settings: Settings, variable: str, value: str) -> None:
+    reason = weakness(value)
+    if reason is None:
+        return
+    message = f"{variable} {reason}: generate one with `openssl rand -base64 32`"
+    if settings.is_production:
+        raise SecretsError(f"refusing to start in production: {message}")
+    logger.warning("weak secret (allowed outside production): %s", message)
 
 
 def _load_or_create(path: Path, names: list[str]) -> dict[str, str]:
@@ -50,23 +109,44 @@ def _load_or_create(path: Path, names: list[str]) -> dict[str, str]:
     return stored
 
 
-def _value(configured: SecretStr | None) -> str | None:
-    if configured is None:
+def _configured(value: SecretStr | None) -> str | None:
+    if value is None:
         return None
-    value = configured.get_secret_value()
-    return value or None
+    return value.get_secret_value() or None
 
 
 def load_server_secrets(settings: Settings) -> ServerSecrets:
     """Resolve every server secret, generating development ones when needed."""
-    key_hash = _value(settings.key_hash_secret)
-    if key_hash is None:
-        if settings.is_production:
-            raise SecretsError(
-                "AUTH_KEY_HASH_SECRET is required in production: set it to a random value "
-                "of 32+ characters (openssl rand -base64 32) and never change it, because "
-                "client keys are looked up by their hash under it."
-            )
-        stored = _load_or_create(settings.secrets_state_dir / SECRETS_FILE_NAME, ["key_hash"])
-        key_hash = stored["key_hash"]
-    return ServerSecrets(key_hash=key_hash.encode("utf-8"))
+    configured = {
+        "key_hash": ("AUTH_KEY_HASH_SECRET", _configured(settings.key_hash_secret)),
+        "jwt_secret": ("AUTH_JWT_SECRET_KEY", _configured(settings.jwt_secret_key)),
+    }
+    missing = [name for name, (_, value) in configured.items() if value is None]
+    if missing and settings.is_production:
+        variables = ", ".join(configured[name][0] for name in missing)
+        raise SecretsError(
+            f"refusing to start in production: {variables} must be set "
+            "(32+ random characters, e.g. `openssl rand -base64 32`)"
+        )
+    generated = (
+        _load_or_create(settings.secrets_state_dir / SECRETS_FILE_NAME, missing) if missing else {}
+    )
+    values: dict[str, str] = {}
+    for name, (variable, value) in configured.items():
+        if value is None:
+            values[name] = generated[name]
+        else:
+            _check(settings, variable, value)
+            values[name] = value
+    for previous in settings.previous_jwt_secrets:
+        _check(settings, "AUTH_JWT_PREVIOUS_SECRET_KEYS", previous)
+
+    signing = SigningKey(kid=key_id(values["jwt_secret"]), secret=values["jwt_secret"])
+    verification = {signing.kid: signing}
+    for previous in settings.previous_jwt_secrets:
+        verification.setdefault(key_id(previous), SigningKey(kid=key_id(previous), secret=previous))
+    return ServerSecrets(
+        key_hash=values["key_hash"].encode("utf-8"),
+        jwt_signing=signing,
+        jwt_verification=verification,
+    )

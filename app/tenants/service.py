@@ -1,28 +1,67 @@
-"""Resolving a client key to a tenant id, registering new tenants in open mode.
+"""Resolving credentials to tenants; registering tenants in open mode.
 
 Ordering matters on SQLite: the lookup runs in the request session's transaction.
 When the tenant is new, that read transaction is rolled back (it has written
 nothing), the tenant is registered in a short write transaction of its own
 (``INSERT ... ON CONFLICT DO NOTHING``, so concurrent first requests with one key
-create one tenant) and the id is read again in a fresh transaction of the request
-session, which now sees the committed row.
+create one tenant) and the row is read again in a fresh transaction of the request
+session, which now sees it.
+
+Refusals (all 401): a rotated-away key (never re-registered), a disabled tenant, an
+unknown key in closed-registration mode.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Registration
 from app.db import Database
 from app.db_ops import insert_ignore
 from app.errors import Unauthorized
-from app.models import Tenant
+from app.models import RetiredClientKey, Tenant
+from app.security.failures import FailureReason
 
 
-async def find_tenant_id(session: AsyncSession, key_hash: str) -> int | None:
-    result = await session.execute(select(Tenant.id).where(Tenant.key_hash == key_hash))
-    return result.scalar_one_or_none()
+@dataclass(frozen=True, slots=True)
+class TenantRecord:
+    id: int
+    strict_users: bool | None
+    key_generation: int
+    disabled: bool
+
+
+_COLUMNS = (Tenant.id, Tenant.strict_users, Tenant.key_generation, Tenant.disabled_at)
+
+
+async def find_by_key_hash(session: AsyncSession, key_hash: str) -> TenantRecord | None:
+    row = (await session.execute(select(*_COLUMNS).where(Tenant.key_hash == key_hash))).first()
+    if row is None:
+        return None
+    return TenantRecord(row[0], row[1], row[2], row[3] is not None)
+
+
+async def find_by_id(session: AsyncSession, tenant_id: int) -> TenantRecord | None:
+    row = (await session.execute(select(*_COLUMNS).where(Tenant.id == tenant_id))).first()
+    if row is None:
+        return None
+    return TenantRecord(row[0], row[1], row[2], row[3] is not None)
+
+
+async def is_retired_key(session: AsyncSession, key_hash: str) -> bool:
+    statement = select(exists().where(RetiredClientKey.key_hash == key_hash))
+    return bool((await session.execute(statement)).scalar())
+
+
+async def is_known_key(session: AsyncSession, key_hash: str) -> bool:
+    """True when the hash belongs to a tenant, live or retired."""
+    if await find_by_key_hash(session, key_hash) is not None:
+        return True
+    return await is_retired_key(session, key_hash)
 
 
 async def register_tenant(db: Database, key_hash: str) -> None:
@@ -30,18 +69,50 @@ async def register_tenant(db: Database, key_hash: str) -> None:
         await insert_ignore(session, Tenant, {"key_hash": key_hash}, ["key_hash"])
 
 
-async def resolve_tenant_id(
+def _usable(record: TenantRecord) -> TenantRecord:
+    if record.disabled:
+        raise Unauthorized("This tenant is disabled.", reason=FailureReason.DISABLED_TENANT)
+    return record
+
+
+async def resolve_client_key(
     session: AsyncSession, db: Database, key_hash: str, registration: Registration
-) -> int:
-    """The tenant id for ``key_hash``; raises :class:`Unauthorized` when refused."""
-    tenant_id = await find_tenant_id(session, key_hash)
-    if tenant_id is not None:
-        return tenant_id
+) -> TenantRecord:
+    """The tenant behind a client key hash; raises :class:`Unauthorized` when refused."""
+    record = await find_by_key_hash(session, key_hash)
+    if record is not None:
+        return _usable(record)
+    if await is_retired_key(session, key_hash):
+        raise Unauthorized(
+            "This client key has been rotated and is no longer valid.",
+            reason=FailureReason.ROTATED_KEY,
+        )
     if registration is Registration.CLOSED:
-        raise Unauthorized("Unknown client key.")
+        raise Unauthorized("Unknown client key.", reason=FailureReason.UNKNOWN_KEY)
     await session.rollback()
     await register_tenant(db, key_hash)
-    tenant_id = await find_tenant_id(session, key_hash)
-    if tenant_id is None:  # pragma: no cover - the row was committed just above
-        raise Unauthorized("Unknown client key.")
-    return tenant_id
+    record = await find_by_key_hash(session, key_hash)
+    if record is None:  # pragma: no cover - committed just above, never deleted
+        raise Unauthorized("Unknown client key.", reason=FailureReason.UNKNOWN_KEY)
+    return _usable(record)
+
+
+async def create_operator_tenant(session: AsyncSession, key_hash: str, label: str | None) -> int:
+    tenant = Tenant(key_hash=key_hash, label=label, operator_created=True)
+    session.add(tenant)
+    await session.flush()
+    return tenant.id
+
+
+async def list_tenants(session: AsyncSession) -> list[Tenant]:
+    return list((await session.execute(select(Tenant).order_by(Tenant.id))).scalars())
+
+
+async def disable_tenant(session: AsyncSession, tenant_id: int) -> bool:
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        return False
+    if tenant.disabled_at is None:
+        tenant.disabled_at = datetime.now(UTC)
+        tenant.key_generation += 1  # every token issued so far dies with it
+    return True

@@ -1,0 +1,1 @@
+"""Per-user API keys: secrets for a tenant's users, validated inside the tenant."""

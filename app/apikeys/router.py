@@ -1,0 +1,162 @@
+"""``/api/apikeys/...`` (contract: per-user API keys). HTTP only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends
+
+from app.apikeys.schemas import (
+    CheckKeyPermissionRequest,
+    CreatedKey,
+    CreateKeyRequest,
+    InvalidKey,
+    KeyInfo,
+    KeyList,
+    RevokeResult,
+    UpdateKeyRequest,
+    ValidateKeyRequest,
+    ValidKey,
+    ValidKeyPermission,
+)
+from app.apikeys.service import ApiKeyService, ValidatedKey, is_active
+from app.deps import PrincipalDep, SessionDep, StateDep, WriterDep
+from app.models import ApiKey
+from app.names import KeyId, UserName
+from app.rbac.service import RbacService
+from app.responses import Wrapped, problem_examples, wrapped
+from app.tenants.scope import TenantScope
+
+router = APIRouter(prefix="/api/apikeys", tags=["api keys"], responses=problem_examples(400, 401))
+
+
+def _reader(session: SessionDep, principal: PrincipalDep, state: StateDep) -> ApiKeyService:
+    return ApiKeyService(TenantScope(session, principal.tenant_id), state.secrets.key_hash)
+
+
+def _writer(session: SessionDep, principal: WriterDep, state: StateDep) -> ApiKeyService:
+    return ApiKeyService(TenantScope(session, principal.tenant_id), state.secrets.key_hash)
+
+
+KeysReader = Annotated[ApiKeyService, Depends(_reader)]
+KeysWriter = Annotated[ApiKeyService, Depends(_writer)]
+
+
+def _info(key: ApiKey) -> KeyInfo:
+    return KeyInfo(
+        key_id=key.key_id,
+        key_prefix=key.key_prefix,
+        label=key.label,
+        is_active=is_active(key, datetime.now(UTC)),
+        created=key.created_at,
+        revoked_at=key.revoked_at,
+        expires_at=key.expires_at,
+        last_used_at=key.last_used_at,
+    )
+
+
+def _invalid(result: ValidatedKey) -> InvalidKey | None:
+    if result.key is None or result.reason is not None:
+        return InvalidKey.model_validate({"reason": result.reason or "unknown_key"})
+    return None
+
+
+def _valid(key: ApiKey) -> ValidKey:
+    return ValidKey(
+        user=key.user_name, key_id=key.key_id, label=key.label, expires_at=key.expires_at
+    )
+
+
+@router.post(
+    "/user/{user}",
+    response_model=Wrapped[CreatedKey],
+    summary="Create an API key for a user (the secret is shown once)",
+)
+async def create_key(
+    user: UserName,
+    service: KeysWriter,
+    body: Annotated[CreateKeyRequest | None, Body()] = None,
+) -> Wrapped[CreatedKey]:
+    request = body or CreateKeyRequest()
+    secret, key = await service.create(user, request.label, request.expires_at)
+    created = CreatedKey(
+        api_key=secret,
+        key_id=key.key_id,
+        user=user,
+        label=key.label,
+        key_prefix=key.key_prefix,
+        created=key.created_at,
+        expires_at=key.expires_at,
+    )
+    return wrapped(created, f"API key created for user '{user}'")
+
+
+@router.get("/user/{user}", response_model=Wrapped[KeyList], summary="List a user's API keys")
+async def list_keys(user: UserName, service: KeysReader) -> Wrapped[KeyList]:
+    keys = [_info(key) for key in await service.list(user)]
+    return wrapped(KeyList(count=len(keys), keys=keys), f"Retrieved API keys for user '{user}'")
+
+
+@router.patch(
+    "/user/{user}/{key_id}",
+    response_model=Wrapped[KeyInfo],
+    summary="Shorten an API key's expiry",
+    responses=problem_examples(404, 409),
+)
+async def update_key(
+    user: UserName, key_id: KeyId, body: UpdateKeyRequest, service: KeysWriter
+) -> Wrapped[KeyInfo]:
+    key = await service.shorten(user, key_id, body.expires_at)
+    return wrapped(_info(key), "API key updated")
+
+
+@router.delete(
+    "/user/{user}/{key_id}",
+    response_model=Wrapped[RevokeResult],
+    summary="Revoke an API key (idempotent)",
+    responses=problem_examples(404),
+)
+async def revoke_key(user: UserName, key_id: KeyId, service: KeysWriter) -> Wrapped[RevokeResult]:
+    already = await service.revoke(user, key_id)
+    return wrapped(RevokeResult(already_revoked=already), "API key revoked")
+
+
+@router.post(
+    "/validate",
+    response_model=Wrapped[ValidKey | InvalidKey],
+    summary="Validate an API-key secret",
+)
+async def validate_key(
+    body: ValidateKeyRequest, service: KeysReader
+) -> Wrapped[ValidKey | InvalidKey]:
+    result = await service.validate(body.api_key)
+    answer: ValidKey | InvalidKey = _invalid(result) or _valid(_key(result))
+    return wrapped(answer, "API key validation completed")
+
+
+@router.post(
+    "/check_permission",
+    response_model=Wrapped[ValidKeyPermission | InvalidKey],
+    summary="Validate an API key and check its user's permission in one call",
+)
+async def check_key_permission(
+    body: CheckKeyPermissionRequest,
+    service: KeysReader,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> Wrapped[ValidKeyPermission | InvalidKey]:
+    result = await service.validate(body.api_key)
+    invalid = _invalid(result)
+    if invalid is not None:
+        return wrapped(invalid, "API key permission check completed")
+    key = _key(result)
+    rbac = RbacService(TenantScope(session, principal.tenant_id))
+    allowed = await rbac.user_has_permission(key.user_name, body.permission)
+    answer = ValidKeyPermission(**_valid(key).model_dump(), has_permission=allowed)
+    return wrapped(answer, "API key permission check completed")
+
+
+def _key(result: ValidatedKey) -> ApiKey:
+    assert result.key is not None
+    return result.key

@@ -1,0 +1,181 @@
+"""Per-user API keys.
+
+* Secrets are ``rak_`` + 43 base62 characters from the CSPRNG, returned once; the
+  database keeps their HMAC (unique) and the 12-character display prefix.
+* At most :data:`MAX_ACTIVE_KEYS` live keys per user. Creation locks the tenant row
+  (PostgreSQL ``FOR UPDATE``; SQLite's write transaction is already exclusive), so
+  concurrent creations cannot overshoot the limit.
+* Validation looks the hash up globally and then insists on the caller's tenant: a
+  key of another tenant is indistinguishable from an unknown one.
+* ``last_used_at`` is written at most once a minute per key (one conditional UPDATE).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.errors import BadRequest, Conflict, NotFound
+from app.models import ApiKey, Tenant
+from app.security.credentials import hash_secret, mint_secret, secret_shape
+from app.tenants.scope import TenantScope
+
+KEY_PREFIX = "rak_"
+HASH_PURPOSE = "api-key"
+MAX_ACTIVE_KEYS = 25
+MAX_LIFETIME = timedelta(days=365)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+_SHAPE = secret_shape(KEY_PREFIX)
+
+
+class ValidationFailure:
+    UNKNOWN = "unknown_key"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedKey:
+    key: ApiKey | None
+    reason: str | None
+
+
+def live_key_clause(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        ApiKey.revoked_at.is_(None), or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
+    )
+
+
+def is_active(key: ApiKey, now: datetime) -> bool:
+    return key.revoked_at is None and (key.expires_at is None or _utc(key.expires_at) > now)
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; every stored datetime is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _check_expiry(expires_at: datetime, now: datetime) -> None:
+    if expires_at <= now:
+        raise BadRequest("expires_at must be in the future.")
+    if expires_at > now + MAX_LIFETIME:
+        raise BadRequest("expires_at must be at most 365 days away.")
+
+
+class ApiKeyService:
+    def __init__(self, scope: TenantScope, hash_key: bytes) -> None:
+        self.scope = scope
+        self.session = scope.session
+        self.hash_key = hash_key
+
+    def _hash(self, secret: str) -> str:
+        return hash_secret(secret, self.hash_key, HASH_PURPOSE)
+
+    async def create(
+        self, user: str, label: str | None, expires_at: datetime | None
+    ) -> tuple[str, ApiKey]:
+        now = datetime.now(UTC)
+        if expires_at is not None:
+            _check_expiry(expires_at, now)
+        await self.session.execute(
+            select(Tenant.id).where(Tenant.id == self.scope.tenant_id).with_for_update()
+        )
+        active = await self.session.scalar(
+            self.scope.select(func.count(), within=ApiKey).where(
+                ApiKey.user_name == user, live_key_clause(now)
+            )
+        )
+        if (active or 0) >= MAX_ACTIVE_KEYS:
+            raise BadRequest(
+                f"User already has {MAX_ACTIVE_KEYS} active API keys; revoke one first."
+            )
+        secret = mint_secret(KEY_PREFIX)
+        key = ApiKey(
+            tenant_id=self.scope.tenant_id,
+            key_id=str(uuid.uuid4()),
+            key_hash=self._hash(secret),
+            key_prefix=secret[:12],
+            user_name=user,
+            label=label,
+            expires_at=expires_at,
+            created_at=now,
+        )
+        self.session.add(key)
+        await self.session.flush()
+        return secret, key
+
+    async def list(self, user: str) -> list[ApiKey]:
+        statement = (
+            self.scope.select(ApiKey, within=ApiKey)
+            .where(ApiKey.user_name == user)
+            .order_by(ApiKey.created_at, ApiKey.id)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def _get(self, user: str, key_id: str) -> ApiKey:
+        statement = self.scope.select(ApiKey, within=ApiKey).where(
+            ApiKey.user_name == user, ApiKey.key_id == key_id
+        )
+        key: ApiKey | None = (await self.session.execute(statement)).scalar_one_or_none()
+        if key is None:
+            raise NotFound("No such API key for this user.")
+        return key
+
+    async def shorten(self, user: str, key_id: str, expires_at: datetime) -> ApiKey:
+        key = await self._get(user, key_id)
+        now = datetime.now(UTC)
+        if key.revoked_at is not None:
+            raise Conflict("This API key is revoked.")
+        _check_expiry(expires_at, now)
+        if key.expires_at is not None and expires_at >= _utc(key.expires_at):
+            raise BadRequest("expires_at can only be shortened.")
+        key.expires_at = expires_at
+        await self.session.flush()
+        return key
+
+    async def revoke(self, user: str, key_id: str) -> bool:
+        """Revoke; returns whether the key was already revoked."""
+        key = await self._get(user, key_id)
+        if key.revoked_at is not None:
+            return True
+        key.revoked_at = datetime.now(UTC)
+        await self.session.flush()
+        return False
+
+    async def validate(self, secret: str) -> ValidatedKey:
+        if not _SHAPE.fullmatch(secret):
+            return ValidatedKey(None, ValidationFailure.UNKNOWN)
+        statement = self.scope.select(ApiKey, within=ApiKey).where(
+            ApiKey.key_hash == self._hash(secret)
+        )
+        key = (await self.session.execute(statement)).scalar_one_or_none()
+        now = datetime.now(UTC)
+        if key is None:
+            return ValidatedKey(None, ValidationFailure.UNKNOWN)
+        if key.revoked_at is not None:
+            return ValidatedKey(key, ValidationFailure.REVOKED)
+        if key.expires_at is not None and _utc(key.expires_at) <= now:
+            return ValidatedKey(key, ValidationFailure.EXPIRED)
+        await self.session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.id == key.id,
+                or_(
+                    ApiKey.last_used_at.is_(None),
+                    ApiKey.last_used_at < now - LAST_USED_RESOLUTION,
+                ),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return ValidatedKey(key, None)
+
+
+def user_has_live_key(scope: TenantScope, user: str) -> ColumnElement[bool]:
+    """``EXISTS`` clause: the user holds a live key in this tenant (strict identity)."""
+    now = datetime.now(UTC)
+    return exists().where(scope.owns(ApiKey), ApiKey.user_name == user, live_key_clause(now))

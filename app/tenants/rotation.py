@@ -1,0 +1,152 @@
+"""Client-key rotation and recovery: an atomic swap of one row.
+
+Rotation never moves tenant data: all of it hangs off ``tenants.id``. The swap, in
+the request transaction, is
+
+1. lock the tenant row (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction is
+   exclusive) and check the caller still holds the current key (or generation);
+2. remember the old key hash in ``retired_client_keys`` (it now answers 401);
+3. set the new key hash and bump ``key_generation`` (every earlier token dies).
+
+A concurrent write authenticated with the old key either committed before the swap
+(its rows belong to the tenant, under the new key too) or is refused with 401
+afterwards: nothing acknowledged is lost.
+
+Recovery does the same swap, authenticated by the single-use rotate key instead of
+the client key, and replaces the spent rotate key with a fresh one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import BadRequest, Conflict, RefusedWithResult, Unauthorized
+from app.models import ApiKey, Grant, Membership, RetiredClientKey, Role, Tenant
+from app.principal import Principal
+from app.security.credentials import (
+    hash_client_key,
+    hash_secret,
+    is_uuid4,
+    mint_secret,
+    secret_shape,
+)
+from app.security.failures import FailureReason
+from app.tenants.scope import TenantScope
+from app.tenants.service import is_known_key
+
+ROTATE_KEY_PREFIX = "rrk_"
+ROTATE_KEY_PURPOSE = "rotate-key"
+_ROTATE_SHAPE = secret_shape(ROTATE_KEY_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    roles: int
+    memberships: int
+    permissions: int
+    api_keys: int
+    settings: int
+
+
+class RotationService:
+    def __init__(self, session: AsyncSession, hash_key: bytes) -> None:
+        self.session = session
+        self.hash_key = hash_key
+
+    async def _locked(self, tenant_id: int) -> Tenant:
+        tenant = await self.session.get(
+            Tenant, tenant_id, with_for_update=True, populate_existing=True
+        )
+        if tenant is None:  # pragma: no cover - the principal was just resolved
+            raise Unauthorized("Unknown tenant.", reason=FailureReason.UNKNOWN_KEY)
+        return tenant
+
+    async def _swap(self, tenant: Tenant, new_key: str) -> None:
+        self.session.add(RetiredClientKey(key_hash=tenant.key_hash, tenant_id=tenant.id))
+        tenant.key_hash = hash_client_key(new_key, self.hash_key)
+        tenant.key_generation += 1
+        await self.session.flush()
+
+    async def _counts(self, tenant_id: int) -> Counts:
+        scope = TenantScope(self.session, tenant_id)
+
+        async def count(model: type[Role] | type[Membership] | type[Grant] | type[ApiKey]) -> int:
+            return int(await self.session.scalar(scope.select(func.count(), within=model)) or 0)
+
+        return Counts(
+            roles=await count(Role),
+            memberships=await count(Membership),
+            permissions=await count(Grant),
+            api_keys=await count(ApiKey),
+            settings=1,
+        )
+
+    async def rotate(self, principal: Principal) -> tuple[str, Counts]:
+        """Mint a new client key for the principal's tenant and swap to it."""
+        tenant = await self._locked(principal.tenant_id)
+        stale = (
+            tenant.key_hash != principal.key_hash
+            if principal.key_hash is not None
+            else tenant.key_generation != principal.key_generation
+        )
+        if stale:
+            raise Unauthorized(
+                "This client key has been rotated and is no longer valid.",
+                reason=FailureReason.ROTATED_KEY,
+            )
+        new_key = str(uuid.uuid4())
+        await self._swap(tenant, new_key)
+        return new_key, await self._counts(tenant.id)
+
+    async def issue_rotate_key(self, tenant_id: int) -> str:
+        tenant = await self._locked(tenant_id)
+        if tenant.rotate_key_hash is not None:
+            raise RefusedWithResult(
+                "rotate_key_already_issued",
+                "A rotate key was already issued for this tenant and is shown only once. "
+                "Use it with POST /api/keys/recover; recovery issues a fresh one.",
+            )
+        rotate_key = mint_secret(ROTATE_KEY_PREFIX)
+        tenant.rotate_key_hash = hash_secret(rotate_key, self.hash_key, ROTATE_KEY_PURPOSE)
+        await self.session.flush()
+        return rotate_key
+
+    async def recover(self, rotate_key: str, chosen_key: str | None) -> tuple[str, str]:
+        """Move the tenant owning ``rotate_key`` to a new client key; spend the rotate key."""
+        if chosen_key is not None and not is_uuid4(chosen_key):
+            raise BadRequest("new_client_key must be a UUID4.")
+        refused = Unauthorized(
+            "The rotate key is not valid.", reason=FailureReason.INVALID_ROTATE_KEY
+        )
+        if not _ROTATE_SHAPE.fullmatch(rotate_key):
+            raise refused
+        rotate_hash = hash_secret(rotate_key, self.hash_key, ROTATE_KEY_PURPOSE)
+        tenant_id = await self.session.scalar(
+            select(Tenant.id).where(Tenant.rotate_key_hash == rotate_hash)
+        )
+        if tenant_id is None:
+            raise refused
+        tenant = await self._locked(tenant_id)
+        if tenant.rotate_key_hash != rotate_hash or tenant.disabled_at is not None:
+            raise refused
+        new_key = (chosen_key or str(uuid.uuid4())).lower()
+        if chosen_key is not None and await is_known_key(
+            self.session, hash_client_key(new_key, self.hash_key)
+        ):
+            raise Conflict("new_client_key is already in use; choose another.")
+        await self._swap(tenant, new_key)
+        fresh_rotate_key = mint_secret(ROTATE_KEY_PREFIX)
+        tenant.rotate_key_hash = hash_secret(fresh_rotate_key, self.hash_key, ROTATE_KEY_PURPOSE)
+        await self.session.flush()
+        return new_key, fresh_rotate_key
+
+
+async def set_strict_users(session: AsyncSession, tenant_id: int, value: bool) -> None:
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is not None:
+        tenant.strict_users = value
+        await session.flush()

@@ -1,0 +1,1 @@
+"""JWT access and refresh tokens (contract section 6)."""

@@ -1,0 +1,193 @@
+"""Issuing, refreshing, revoking and resolving tokens.
+
+* ``issue``: a new family (one login) plus an access and a refresh token.
+* ``refresh``: spends a refresh token exactly once (``UPDATE ... WHERE used_at IS
+  NULL``: of two concurrent refreshes one wins); a spent token presented again
+  revokes its whole family (replay detection) and is refused.
+* ``revoke``: revokes the family of any of our tokens (access or refresh); unknown or
+  invalid tokens are ignored (RFC 7009).
+* ``resolve_access``: the principal behind an access token: signature and claims,
+  then one query for the family, the tenant and its key generation. Rotating the
+  client key bumps the generation, so every earlier token dies.
+
+Refusals raise :class:`~app.errors.Unauthorized` with
+``WWW-Authenticate: Bearer error="invalid_token"`` and a failure reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.errors import INVALID_TOKEN_CHALLENGE, Unauthorized
+from app.models import RefreshToken, Tenant, TokenFamily
+from app.principal import Principal, Scope
+from app.security.failures import FailureReason
+from app.tokens.codec import TokenClaims, TokenCodec, TokenRejected, TokenType
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    scope: Scope
+
+
+def _refused(detail: str, reason: FailureReason) -> Unauthorized:
+    return Unauthorized(detail, reason=reason, challenge=INVALID_TOKEN_CHALLENGE)
+
+
+def _rejected(exc: TokenRejected) -> Unauthorized:
+    if exc.expired:
+        return _refused("The token has expired.", FailureReason.EXPIRED_TOKEN)
+    return _refused("The token is not valid.", FailureReason.INVALID_TOKEN)
+
+
+class TokenService:
+    def __init__(self, session: AsyncSession, codec: TokenCodec, settings: Settings) -> None:
+        self.session = session
+        self.codec = codec
+        self.access_lifetime = timedelta(minutes=settings.jwt_access_token_expire_minutes)
+        self.refresh_lifetime = timedelta(days=settings.jwt_refresh_token_expire_days)
+        self.strict_default = settings.strict_users_default
+
+    async def _mint(self, family: TokenFamily) -> TokenPair:
+        def encode(token_type: TokenType, lifetime: timedelta) -> tuple[str, TokenClaims]:
+            return self.codec.encode(
+                token_type=token_type,
+                tenant_id=family.tenant_id,
+                family_id=family.id,
+                key_generation=family.key_generation,
+                scope=family.scope,
+                lifetime=lifetime,
+            )
+
+        access, _ = encode(TokenType.ACCESS, self.access_lifetime)
+        refresh, claims = encode(TokenType.REFRESH, self.refresh_lifetime)
+        self.session.add(
+            RefreshToken(jti=claims.jti, family_id=family.id, expires_at=claims.expires_at)
+        )
+        await self.session.flush()
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=int(self.access_lifetime.total_seconds()),
+            scope=Scope(family.scope),
+        )
+
+    async def issue(self, tenant_id: int, key_generation: int, scope: Scope) -> TokenPair:
+        family = TokenFamily(
+            id=str(uuid.uuid4()),
+            tenant_id=tenant_id,
+            scope=scope.value,
+            key_generation=key_generation,
+        )
+        self.session.add(family)
+        await self.session.flush()
+        return await self._mint(family)
+
+    async def _live_family(self, claims: TokenClaims) -> TokenFamily:
+        family = await self.session.get(TokenFamily, claims.family_id)
+        if family is None or family.tenant_id != claims.tenant_id:
+            raise _refused("The token is not valid.", FailureReason.INVALID_TOKEN)
+        if family.revoked_at is not None:
+            raise _refused("The token has been revoked.", FailureReason.REVOKED_TOKEN)
+        tenant = await self.session.get(Tenant, family.tenant_id)
+        if (
+            tenant is None
+            or tenant.disabled_at is not None
+            or tenant.key_generation != family.key_generation
+        ):
+            raise _refused("The token has been revoked.", FailureReason.REVOKED_TOKEN)
+        return family
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Spend ``refresh_token`` and return a new pair of the same family."""
+        try:
+            claims = self.codec.verify(refresh_token, TokenType.REFRESH)
+        except TokenRejected as exc:
+            raise _rejected(exc) from exc
+        family = await self._live_family(claims)
+        now = datetime.now(UTC)
+        spent = await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.jti == claims.jti, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        if not getattr(spent, "rowcount", 0):
+            await self.revoke_family(family.id)
+            raise ReplayedRefreshToken(family.tenant_id)
+        return await self._mint(family)
+
+    async def revoke_family(self, family_id: str) -> None:
+        await self.session.execute(
+            update(TokenFamily)
+            .where(TokenFamily.id == family_id, TokenFamily.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+
+    async def revoke(self, token: str) -> None:
+        """Revoke the family of an access or refresh token; ignore anything else."""
+        for token_type in (TokenType.ACCESS, TokenType.REFRESH):
+            try:
+                claims = self.codec.verify(token, token_type)
+            except TokenRejected:
+                continue
+            await self.revoke_family(claims.family_id)
+            return
+
+    async def resolve_access(self, token: str) -> Principal:
+        try:
+            claims = self.codec.verify(token, TokenType.ACCESS)
+        except TokenRejected as exc:
+            raise _rejected(exc) from exc
+        row = (
+            await self.session.execute(
+                select(
+                    TokenFamily.revoked_at,
+                    TokenFamily.key_generation,
+                    Tenant.key_generation,
+                    Tenant.disabled_at,
+                    Tenant.strict_users,
+                )
+                .join(Tenant, Tenant.id == TokenFamily.tenant_id)
+                .where(TokenFamily.id == claims.family_id, Tenant.id == claims.tenant_id)
+            )
+        ).first()
+        if row is None:
+            raise _refused("The token is not valid.", FailureReason.INVALID_TOKEN)
+        revoked_at, family_generation, tenant_generation, disabled_at, strict = row
+        if (
+            revoked_at is not None
+            or disabled_at is not None
+            or family_generation != tenant_generation
+            or claims.key_generation != tenant_generation
+        ):
+            raise _refused("The token has been revoked.", FailureReason.REVOKED_TOKEN)
+        try:
+            scope = Scope(claims.scope)
+        except ValueError as exc:
+            raise _refused("The token is not valid.", FailureReason.INVALID_TOKEN) from exc
+        return Principal(
+            tenant_id=claims.tenant_id,
+            strict_users=self.strict_default if strict is None else strict,
+            key_generation=tenant_generation,
+            scope=scope,
+        )
+
+
+class ReplayedRefreshToken(Exception):
+    """A spent refresh token was presented again; its family is now revoked.
+
+    Raised *after* the revocation was written: the caller must commit the
+    transaction, then answer 401 (see the token router)."""
+
+    def __init__(self, tenant_id: int) -> None:
+        super().__init__("refresh token replayed")
+        self.tenant_id = tenant_id
