@@ -11,7 +11,8 @@ from app.names import RULES, NameKind
 
 
 def _as_utc(value: datetime) -> datetime:
-    """Naive datetimes are UTC (the reference client sends naive UTC ISO strings)."""
+    """Naive datetimes are UTC: the reference client sends naive UTC ISO strings, and
+    SQLite hands stored ones back naive. Answers always carry the UTC offset."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -51,10 +52,10 @@ class KeyInfo(BaseModel):
     key_prefix: str = Field(examples=["rak_AbCdEfGh"])
     label: str | None
     is_active: bool
-    created: datetime
-    revoked_at: datetime | None
-    expires_at: datetime | None
-    last_used_at: datetime | None
+    created: UtcDateTime
+    revoked_at: UtcDateTime | None
+    expires_at: UtcDateTime | None
+    last_used_at: UtcDateTime | None
 
 
 class CreatedKey(BaseModel):
@@ -63,8 +64,8 @@ class CreatedKey(BaseModel):
     user: str
     label: str | None
     key_prefix: str
-    created: datetime
-    expires_at: datetime | None
+    created: UtcDateTime
+    expires_at: UtcDateTime | None
 
 
 class KeyList(BaseModel):
@@ -82,7 +83,7 @@ class ValidKey(BaseModel):
     user: str
     key_id: str
     label: str | None
-    expires_at: datetime | None
+    expires_at: UtcDateTime | None
 
 
 class ValidKeyPermission(ValidKey):
