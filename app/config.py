@@ -99,6 +99,26 @@ class Settings(BaseSettings):
     jwt_audience: str = "auth-api"
     jwt_leeway_seconds: int = Field(default=0, ge=0, le=300)
 
+    # --- data protection -----------------------------------------------------------
+    enable_encryption: bool = False
+    """Encrypt user ids, permission names, API-key users/labels (and role descriptions)
+    at rest with Fernet."""
+    encryption_key: SecretStr | None = None
+    """Comma-separated Fernet keys, newest first: the first encrypts, all decrypt."""
+    encrypt_role_descriptions: bool = True
+    blind_index_key: SecretStr | None = None
+    """HMAC key of the blind index (lookups on encrypted fields). Default: derived from
+    AUTH_KEY_HASH_SECRET. Independent of AUTH_ENCRYPTION_KEY; must never change."""
+
+    # --- audit ---------------------------------------------------------------------
+    enable_audit_logging: bool = True
+    audit_permission_checks: bool = False
+    """Also audit decisions (has_permission, membership checks, key validation): a
+    database write per check."""
+    audit_key: SecretStr | None = None
+    """HMAC key of the audit hash chain and of user fingerprints. Default: derived from
+    AUTH_KEY_HASH_SECRET; must never change (old rows would stop verifying)."""
+
     @field_validator("sqlite_path", mode="after")
     @classmethod
     def _expand_sqlite_path(cls, value: Path) -> Path:

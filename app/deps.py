@@ -19,6 +19,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.trail import AuditTrail, RequestContext
 from app.config import Settings
 from app.db import Database
 from app.errors import Forbidden, Unauthorized
@@ -27,6 +28,7 @@ from app.security.credentials import Credential, CredentialKind, hash_client_key
 from app.security.failures import FailureReason
 from app.security.gate import CREDENTIAL_STATE_KEY
 from app.state import AppState
+from app.tenants.scope import TenantScope
 from app.tenants.service import resolve_client_key
 from app.tokens.service import TokenService
 
@@ -98,12 +100,16 @@ async def get_principal(
     credential = _credential(request)
     settings = state.settings
     if credential.kind is CredentialKind.JWT:
-        return await TokenService(session, state.tokens, settings).resolve_access(credential.value)
+        principal = await TokenService(session, state.tokens, settings).resolve_access(
+            credential.value
+        )
+        request.state.principal = principal
+        return principal
     key_hash = hash_client_key(credential.value, state.secrets.key_hash)
     tenant = await resolve_client_key(
         session, state.database, key_hash, settings.tenant_registration
     )
-    return Principal(
+    principal = Principal(
         tenant_id=tenant.id,
         strict_users=settings.strict_users_default
         if tenant.strict_users is None
@@ -111,6 +117,8 @@ async def get_principal(
         key_generation=tenant.key_generation,
         key_hash=key_hash,
     )
+    request.state.principal = principal
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -123,3 +131,38 @@ async def require_writer(principal: PrincipalDep) -> Principal:
 
 
 WriterDep = Annotated[Principal, Depends(require_writer)]
+
+
+def tenant_scope(session: SessionDep, principal: PrincipalDep, state: StateDep) -> TenantScope:
+    return TenantScope(session, principal.tenant_id, state.cipher)
+
+
+ScopeDep = Annotated[TenantScope, Depends(tenant_scope)]
+
+
+def request_context(request: Request) -> RequestContext:
+    """Who called, for the audit trail: client IP (after trusted-proxy handling),
+    user agent, request id."""
+    request_id = getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
+    return RequestContext(
+        ip_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        request_id=request_id[:128] if request_id else None,
+    )
+
+
+def audit_trail(
+    request: Request, state: StateDep, session: SessionDep, principal: PrincipalDep
+) -> AuditTrail:
+    settings = state.settings
+    return AuditTrail(
+        session,
+        state.secrets.audit,
+        principal.tenant_id,
+        request_context(request),
+        enabled=settings.enable_audit_logging,
+        checks=settings.audit_permission_checks,
+    )
+
+
+AuditDep = Annotated[AuditTrail, Depends(audit_trail)]

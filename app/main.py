@@ -24,6 +24,7 @@ from app.migrations import assert_schema_current
 from app.rbac.access_router import router as access_router
 from app.rbac.router import router as rbac_router
 from app.responses import Problem
+from app.security.encryption import build_cipher, check_canary
 from app.security.failures import AuthFailures
 from app.security.gate import ClientKeyGate
 from app.security.secrets import load_server_secrets
@@ -58,14 +59,18 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         secrets = load_server_secrets(settings)
+        cipher = build_cipher(settings, secrets)
         engine = build_engine(settings)
         try:
             await assert_schema_current(engine)
+            database = Database(engine)
+            await check_canary(database, cipher)
             app.state.auth = AppState(
                 settings=settings,
-                database=Database(engine),
+                database=database,
                 secrets=secrets,
                 tokens=TokenCodec(settings, secrets),
+                cipher=cipher,
             )
             yield
         finally:
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=_lifespan(settings),
+        redirect_slashes=False,
     )
     app.state.auth_failures = AuthFailures()
     install_error_handlers(app)

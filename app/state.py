@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.config import Settings
 from app.db import Database
+from app.security.cipher import FieldCipher
 from app.security.secrets import ServerSecrets
 from app.tokens.codec import TokenCodec
 
@@ -16,3 +17,4 @@ class AppState:
     database: Database
     secrets: ServerSecrets
     tokens: TokenCodec
+    cipher: FieldCipher

@@ -6,9 +6,11 @@ Create Date: 2026-11-30
 
 Reviewed notes:
 * tenants.key_hash is the HMAC of the client key; the key itself is never stored.
-* memberships (tenant_id, user_name, role_id) and grants (role_id, permission) are
-  unique: they are both the idempotency guarantee and the two index probes of the
-  has_permission query.
+* memberships (tenant_id, user_key, role_id) and grants (role_id, permission_key)
+  are unique: they are both the idempotency guarantee and the two index probes of
+  the has_permission query. *_key columns hold keyed blind-index values (HMAC), the
+  user_name / permission columns the displayed value (Fernet-encrypted when
+  encryption is on), hence TEXT.
 * role deletion cascades to memberships and grants (ON DELETE CASCADE; SQLite runs
   with PRAGMA foreign_keys=ON).
 """
@@ -71,29 +73,35 @@ def upgrade() -> None:
         _id(),
         sa.Column("tenant_id", BigId, nullable=False),
         sa.Column("role_id", BigId, nullable=False),
-        sa.Column("permission", sa.String(length=128), nullable=False),
+        sa.Column("permission_key", sa.String(length=64), nullable=False),
+        sa.Column("permission", sa.Text(), nullable=False),
         _created_at(),
         _role_fk("grants"),
         _tenant_fk("grants"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_grants")),
-        sa.UniqueConstraint("role_id", "permission", name=op.f("uq_grants_role_id_permission")),
+        sa.UniqueConstraint(
+            "role_id", "permission_key", name=op.f("uq_grants_role_id_permission_key")
+        ),
     )
-    op.create_index("ix_grants_tenant_id_permission", "grants", ["tenant_id", "permission"])
+    op.create_index(
+        "ix_grants_tenant_id_permission_key", "grants", ["tenant_id", "permission_key"]
+    )
     op.create_table(
         "memberships",
         _id(),
         sa.Column("tenant_id", BigId, nullable=False),
         sa.Column("role_id", BigId, nullable=False),
-        sa.Column("user_name", sa.String(length=64), nullable=False),
+        sa.Column("user_key", sa.String(length=64), nullable=False),
+        sa.Column("user_name", sa.Text(), nullable=False),
         _created_at(),
         _role_fk("memberships"),
         _tenant_fk("memberships"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_memberships")),
         sa.UniqueConstraint(
             "tenant_id",
-            "user_name",
+            "user_key",
             "role_id",
-            name=op.f("uq_memberships_tenant_id_user_name_role_id"),
+            name=op.f("uq_memberships_tenant_id_user_key_role_id"),
         ),
     )
     op.create_index("ix_memberships_role_id", "memberships", ["role_id"])
@@ -102,7 +110,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_memberships_role_id", table_name="memberships")
     op.drop_table("memberships")
-    op.drop_index("ix_grants_tenant_id_permission", table_name="grants")
+    op.drop_index("ix_grants_tenant_id_permission_key", table_name="grants")
     op.drop_table("grants")
     op.drop_table("roles")
     op.drop_table("tenants")

@@ -11,7 +11,8 @@ Reviewed notes:
   Existing rows get generation 1 and operator_created false via server defaults.
 * retired_client_keys remembers rotated-away key hashes so they answer 401 instead
   of opening a fresh tenant in open-registration mode.
-* api_keys stores only the secret's HMAC (unique) and its display prefix.
+* api_keys stores only the secret's HMAC (unique) and its display prefix; the user
+  is found by its blind index (user_key), user_name/label may hold ciphertext.
 * token_families / refresh_tokens make refresh tokens single-use and revocable as a
   family.
 """
@@ -72,8 +73,9 @@ def upgrade() -> None:
         sa.Column("key_id", sa.String(length=36), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("key_prefix", sa.String(length=12), nullable=False),
-        sa.Column("user_name", sa.String(length=64), nullable=False),
-        sa.Column("label", sa.String(length=64), nullable=True),
+        sa.Column("user_key", sa.String(length=64), nullable=False),
+        sa.Column("user_name", sa.Text(), nullable=False),
+        sa.Column("label", sa.Text(), nullable=True),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
@@ -83,7 +85,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
         sa.UniqueConstraint("key_id", name=op.f("uq_api_keys_key_id")),
     )
-    op.create_index("ix_api_keys_tenant_id_user_name", "api_keys", ["tenant_id", "user_name"])
+    op.create_index("ix_api_keys_tenant_id_user_key", "api_keys", ["tenant_id", "user_key"])
 
     op.create_table(
         "token_families",
@@ -118,7 +120,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_refresh_tokens_family_id"), table_name="refresh_tokens")
     op.drop_table("refresh_tokens")
     op.drop_table("token_families")
-    op.drop_index("ix_api_keys_tenant_id_user_name", table_name="api_keys")
+    op.drop_index("ix_api_keys_tenant_id_user_key", table_name="api_keys")
     op.drop_table("api_keys")
     op.drop_index(op.f("ix_retired_client_keys_tenant_id"), table_name="retired_client_keys")
     op.drop_table("retired_client_keys")

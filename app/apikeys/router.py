@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
@@ -20,35 +19,37 @@ from app.apikeys.schemas import (
     ValidKey,
     ValidKeyPermission,
 )
-from app.apikeys.service import ApiKeyService, ValidatedKey, is_active
-from app.deps import PrincipalDep, SessionDep, StateDep, WriterDep
-from app.models import ApiKey
+from app.apikeys.service import ApiKeyService, KeyRecord, ValidatedKey
+from app.deps import AuditDep, PrincipalDep, ScopeDep, StateDep, WriterDep
 from app.names import KeyId, UserName
-from app.rbac.service import RbacService
+from app.rbac.deps import RbacReader
 from app.responses import Wrapped, problem_examples, wrapped
-from app.tenants.scope import TenantScope
 
 router = APIRouter(prefix="/api/apikeys", tags=["api keys"], responses=problem_examples(400, 401))
 
 
-def _reader(session: SessionDep, principal: PrincipalDep, state: StateDep) -> ApiKeyService:
-    return ApiKeyService(TenantScope(session, principal.tenant_id), state.secrets.key_hash)
+def _reader(
+    scope: ScopeDep, _principal: PrincipalDep, state: StateDep, audit: AuditDep
+) -> ApiKeyService:
+    return ApiKeyService(scope, state.secrets.key_hash, audit)
 
 
-def _writer(session: SessionDep, principal: WriterDep, state: StateDep) -> ApiKeyService:
-    return ApiKeyService(TenantScope(session, principal.tenant_id), state.secrets.key_hash)
+def _writer(
+    scope: ScopeDep, _principal: WriterDep, state: StateDep, audit: AuditDep
+) -> ApiKeyService:
+    return ApiKeyService(scope, state.secrets.key_hash, audit)
 
 
 KeysReader = Annotated[ApiKeyService, Depends(_reader)]
 KeysWriter = Annotated[ApiKeyService, Depends(_writer)]
 
 
-def _info(key: ApiKey) -> KeyInfo:
+def _info(key: KeyRecord) -> KeyInfo:
     return KeyInfo(
         key_id=key.key_id,
         key_prefix=key.key_prefix,
         label=key.label,
-        is_active=is_active(key, datetime.now(UTC)),
+        is_active=key.is_active,
         created=key.created_at,
         revoked_at=key.revoked_at,
         expires_at=key.expires_at,
@@ -62,10 +63,8 @@ def _invalid(result: ValidatedKey) -> InvalidKey | None:
     return None
 
 
-def _valid(key: ApiKey) -> ValidKey:
-    return ValidKey(
-        user=key.user_name, key_id=key.key_id, label=key.label, expires_at=key.expires_at
-    )
+def _valid(key: KeyRecord) -> ValidKey:
+    return ValidKey(user=key.user, key_id=key.key_id, label=key.label, expires_at=key.expires_at)
 
 
 @router.post(
@@ -143,20 +142,18 @@ async def validate_key(
 async def check_key_permission(
     body: CheckKeyPermissionRequest,
     service: KeysReader,
-    session: SessionDep,
-    principal: PrincipalDep,
+    rbac: RbacReader,
 ) -> Wrapped[ValidKeyPermission | InvalidKey]:
-    result = await service.validate(body.api_key)
+    result = await service.validate(body.api_key, "CHECK_API_KEY_PERMISSION")
     invalid = _invalid(result)
     if invalid is not None:
         return wrapped(invalid, "API key permission check completed")
     key = _key(result)
-    rbac = RbacService(TenantScope(session, principal.tenant_id))
-    allowed = await rbac.user_has_permission(key.user_name, body.permission)
+    allowed = await rbac.user_has_permission(key.user, body.permission)
     answer = ValidKeyPermission(**_valid(key).model_dump(), has_permission=allowed)
     return wrapped(answer, "API key permission check completed")
 
 
-def _key(result: ValidatedKey) -> ApiKey:
+def _key(result: ValidatedKey) -> KeyRecord:
     assert result.key is not None
     return result.key

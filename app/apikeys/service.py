@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.audit.trail import AuditTrail
 from app.errors import BadRequest, Conflict, NotFound
 from app.models import ApiKey, Tenant
 from app.security.credentials import hash_secret, mint_secret, secret_shape
@@ -39,8 +40,27 @@ class ValidationFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A key as shown to callers: user and label opened, never the hash."""
+
+    key_id: str
+    key_prefix: str
+    user: str
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def is_active(self) -> bool:
+        now = datetime.now(UTC)
+        return self.revoked_at is None and (self.expires_at is None or _utc(self.expires_at) > now)
+
+
+@dataclass(frozen=True, slots=True)
 class ValidatedKey:
-    key: ApiKey | None
+    key: KeyRecord | None
     reason: str | None
 
 
@@ -48,10 +68,6 @@ def live_key_clause(now: datetime) -> ColumnElement[bool]:
     return and_(
         ApiKey.revoked_at.is_(None), or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
     )
-
-
-def is_active(key: ApiKey, now: datetime) -> bool:
-    return key.revoked_at is None and (key.expires_at is None or _utc(key.expires_at) > now)
 
 
 def _utc(value: datetime) -> datetime:
@@ -67,17 +83,34 @@ def _check_expiry(expires_at: datetime, now: datetime) -> None:
 
 
 class ApiKeyService:
-    def __init__(self, scope: TenantScope, hash_key: bytes) -> None:
+    def __init__(self, scope: TenantScope, hash_key: bytes, audit: AuditTrail) -> None:
         self.scope = scope
         self.session = scope.session
         self.hash_key = hash_key
+        self.audit = audit
 
     def _hash(self, secret: str) -> str:
         return hash_secret(secret, self.hash_key, HASH_PURPOSE)
 
+    def _record(self, key: ApiKey) -> KeyRecord:
+        cipher = self.scope.cipher
+        return KeyRecord(
+            key_id=key.key_id,
+            key_prefix=key.key_prefix,
+            user=cipher.open(key.user_name),
+            label=cipher.open_optional(key.label),
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
+            last_used_at=key.last_used_at,
+        )
+
+    def _owned_by(self, user: str) -> ColumnElement[bool]:
+        return ApiKey.user_key == self.scope.user_key(user)
+
     async def create(
         self, user: str, label: str | None, expires_at: datetime | None
-    ) -> tuple[str, ApiKey]:
+    ) -> tuple[str, KeyRecord]:
         now = datetime.now(UTC)
         if expires_at is not None:
             _check_expiry(expires_at, now)
@@ -86,7 +119,7 @@ class ApiKeyService:
         )
         active = await self.session.scalar(
             self.scope.select(func.count(), within=ApiKey).where(
-                ApiKey.user_name == user, live_key_clause(now)
+                self._owned_by(user), live_key_clause(now)
             )
         )
         if (active or 0) >= MAX_ACTIVE_KEYS:
@@ -99,33 +132,37 @@ class ApiKeyService:
             key_id=str(uuid.uuid4()),
             key_hash=self._hash(secret),
             key_prefix=secret[:12],
-            user_name=user,
-            label=label,
+            user_key=self.scope.user_key(user),
+            user_name=self.scope.cipher.seal(user),
+            label=self.scope.cipher.seal(label) if label is not None else None,
             expires_at=expires_at,
             created_at=now,
         )
         self.session.add(key)
         await self.session.flush()
-        return secret, key
+        await self.audit.record(
+            "CREATE_API_KEY", "api_key", key.key_id, user=user, details={"prefix": key.key_prefix}
+        )
+        return secret, self._record(key)
 
-    async def list(self, user: str) -> list[ApiKey]:
+    async def list(self, user: str) -> list[KeyRecord]:
         statement = (
             self.scope.select(ApiKey, within=ApiKey)
-            .where(ApiKey.user_name == user)
+            .where(self._owned_by(user))
             .order_by(ApiKey.created_at, ApiKey.id)
         )
-        return list((await self.session.execute(statement)).scalars())
+        return [self._record(key) for key in (await self.session.execute(statement)).scalars()]
 
     async def _get(self, user: str, key_id: str) -> ApiKey:
         statement = self.scope.select(ApiKey, within=ApiKey).where(
-            ApiKey.user_name == user, ApiKey.key_id == key_id
+            self._owned_by(user), ApiKey.key_id == key_id
         )
         key: ApiKey | None = (await self.session.execute(statement)).scalar_one_or_none()
         if key is None:
             raise NotFound("No such API key for this user.")
         return key
 
-    async def shorten(self, user: str, key_id: str, expires_at: datetime) -> ApiKey:
+    async def shorten(self, user: str, key_id: str, expires_at: datetime) -> KeyRecord:
         key = await self._get(user, key_id)
         now = datetime.now(UTC)
         if key.revoked_at is not None:
@@ -135,18 +172,38 @@ class ApiKeyService:
             raise BadRequest("expires_at can only be shortened.")
         key.expires_at = expires_at
         await self.session.flush()
-        return key
+        await self.audit.record(
+            "UPDATE_API_KEY",
+            "api_key",
+            key_id,
+            user=user,
+            details={"expires_at": expires_at.isoformat()},
+        )
+        return self._record(key)
 
     async def revoke(self, user: str, key_id: str) -> bool:
         """Revoke; returns whether the key was already revoked."""
         key = await self._get(user, key_id)
-        if key.revoked_at is not None:
-            return True
-        key.revoked_at = datetime.now(UTC)
-        await self.session.flush()
-        return False
+        already = key.revoked_at is not None
+        if not already:
+            key.revoked_at = datetime.now(UTC)
+            await self.session.flush()
+        await self.audit.record("REVOKE_API_KEY", "api_key", key_id, user=user, success=not already)
+        return already
 
-    async def validate(self, secret: str) -> ValidatedKey:
+    async def validate(self, secret: str, action: str = "VALIDATE_API_KEY") -> ValidatedKey:
+        result = await self._validate(secret)
+        user = result.key.user if result.key is not None else None
+        await self.audit.record_check(
+            action,
+            "api_key",
+            result.key.key_id if result.key else None,
+            user,
+            result.reason is None,
+        )
+        return result
+
+    async def _validate(self, secret: str) -> ValidatedKey:
         if not _SHAPE.fullmatch(secret):
             return ValidatedKey(None, ValidationFailure.UNKNOWN)
         statement = self.scope.select(ApiKey, within=ApiKey).where(
@@ -157,9 +214,9 @@ class ApiKeyService:
         if key is None:
             return ValidatedKey(None, ValidationFailure.UNKNOWN)
         if key.revoked_at is not None:
-            return ValidatedKey(key, ValidationFailure.REVOKED)
+            return ValidatedKey(self._record(key), ValidationFailure.REVOKED)
         if key.expires_at is not None and _utc(key.expires_at) <= now:
-            return ValidatedKey(key, ValidationFailure.EXPIRED)
+            return ValidatedKey(self._record(key), ValidationFailure.EXPIRED)
         await self.session.execute(
             update(ApiKey)
             .where(
@@ -172,10 +229,12 @@ class ApiKeyService:
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
-        return ValidatedKey(key, None)
+        return ValidatedKey(self._record(key), None)
 
 
 def user_has_live_key(scope: TenantScope, user: str) -> ColumnElement[bool]:
     """``EXISTS`` clause: the user holds a live key in this tenant (strict identity)."""
     now = datetime.now(UTC)
-    return exists().where(scope.owns(ApiKey), ApiKey.user_name == user, live_key_clause(now))
+    return exists().where(
+        scope.owns(ApiKey), ApiKey.user_key == scope.user_key(user), live_key_clause(now)
+    )

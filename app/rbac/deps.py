@@ -6,21 +6,16 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.deps import PrincipalDep, SessionDep, WriterDep
+from app.deps import AuditDep, PrincipalDep, ScopeDep, WriterDep
 from app.rbac.service import RbacService
-from app.tenants.scope import TenantScope
 
 
-def reader_service(session: SessionDep, principal: PrincipalDep) -> RbacService:
-    return RbacService(
-        TenantScope(session, principal.tenant_id), strict_users=principal.strict_users
-    )
+def reader_service(scope: ScopeDep, principal: PrincipalDep, audit: AuditDep) -> RbacService:
+    return RbacService(scope, audit, strict_users=principal.strict_users)
 
 
-def writer_service(session: SessionDep, principal: WriterDep) -> RbacService:
-    return RbacService(
-        TenantScope(session, principal.tenant_id), strict_users=principal.strict_users
-    )
+def writer_service(scope: ScopeDep, principal: WriterDep, audit: AuditDep) -> RbacService:
+    return RbacService(scope, audit, strict_users=principal.strict_users)
 
 
 RbacReader = Annotated[RbacService, Depends(reader_service)]

@@ -5,6 +5,10 @@ contract: idempotent, ``False`` (never an error) when they cannot take effect.
 Grants and memberships lock their role row (``FOR SHARE`` on PostgreSQL) so a
 concurrent role deletion cannot interleave with them; on SQLite the write
 transaction already holds the database's write lock.
+
+Users and permissions are found by their blind index (``scope.user_key``,
+``scope.permission_key``); displayed values are opened with the field cipher and
+sorted in Python (ciphertext has no useful order).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, delete, exists, select
 
 from app.apikeys.service import user_has_live_key
+from app.audit.trail import AuditTrail
 from app.db_ops import insert_ignore
 from app.errors import RefusedWithResult
 from app.models import Grant, Membership, Role
@@ -33,11 +38,16 @@ class UserNotKeyBacked(RefusedWithResult):
 class RbacService:
     """RBAC for one tenant. With ``strict_users`` on, a user without a live API key is
     not real: decisions about them answer negatively with ``NOT_KEY_BACKED`` and
-    adding them to a role is refused (409). Listings and deletes are never gated."""
+    adding them to a role is refused (409). Listings and deletes are never gated.
+    Every write records its audit event in the same transaction."""
 
-    def __init__(self, scope: TenantScope, *, strict_users: bool = False) -> None:
+    def __init__(
+        self, scope: TenantScope, audit: AuditTrail, *, strict_users: bool = False
+    ) -> None:
         self.scope = scope
         self.session = scope.session
+        self.cipher = scope.cipher
+        self.audit = audit
         self.strict_users = strict_users
 
     async def block_reason(self, user: str) -> str | None:
@@ -56,8 +66,13 @@ class RbacService:
         return role_id
 
     async def create_role(self, role: str, description: str | None = None) -> bool:
-        values = {"tenant_id": self.scope.tenant_id, "name": role, "description": description}
-        await insert_ignore(self.session, Role, values, ["tenant_id", "name"])
+        values = {
+            "tenant_id": self.scope.tenant_id,
+            "name": role,
+            "description": self.cipher.seal_description(description),
+        }
+        created = await insert_ignore(self.session, Role, values, ["tenant_id", "name"])
+        await self.audit.record("CREATE_ROLE", "role", role, details={"created": created})
         return True
 
     async def delete_role(self, role: str) -> bool:
@@ -65,48 +80,68 @@ class RbacService:
         result = await self.session.execute(
             delete(Role).where(self.scope.owns(Role), Role.name == role)
         )
-        return bool(getattr(result, "rowcount", 0))
+        deleted = bool(getattr(result, "rowcount", 0))
+        await self.audit.record("DELETE_ROLE", "role", role, success=deleted)
+        return deleted
 
     async def list_roles(self) -> list[tuple[str, str | None]]:
         statement = self.scope.select(Role.name, Role.description, within=Role).order_by(Role.name)
-        return [(name, description) for name, description in await self.session.execute(statement)]
+        rows = await self.session.execute(statement)
+        return [(name, self.cipher.open_optional(description)) for name, description in rows]
 
     # --- memberships -----------------------------------------------------------------
     async def add_membership(self, user: str, role: str) -> bool:
         if await self.block_reason(user) is not None:
             raise UserNotKeyBacked(user)
         role_id = await self._role_id(role, lock=True)
-        if role_id is None:
-            return False
-        values = {"tenant_id": self.scope.tenant_id, "role_id": role_id, "user_name": user}
-        await insert_ignore(self.session, Membership, values, ["tenant_id", "user_name", "role_id"])
-        return True
+        if role_id is not None:
+            values = {
+                "tenant_id": self.scope.tenant_id,
+                "role_id": role_id,
+                "user_key": self.scope.user_key(user),
+                "user_name": self.cipher.seal(user),
+            }
+            await insert_ignore(
+                self.session, Membership, values, ["tenant_id", "user_key", "role_id"]
+            )
+        await self.audit.record(
+            "ADD_MEMBERSHIP", "membership", role, user=user, success=role_id is not None
+        )
+        return role_id is not None
 
     async def remove_membership(self, user: str, role: str) -> bool:
         role_ids = self.scope.select(Role.id, within=Role).where(Role.name == role)
-        await self.session.execute(
+        result = await self.session.execute(
             delete(Membership).where(
                 self.scope.owns(Membership),
-                Membership.user_name == user,
+                Membership.user_key == self.scope.user_key(user),
                 Membership.role_id.in_(role_ids.scalar_subquery()),
             )
         )
+        removed = bool(getattr(result, "rowcount", 0))
+        await self.audit.record("REMOVE_MEMBERSHIP", "membership", role, user=user, success=removed)
         return True
 
     async def is_member(self, user: str, role: str) -> bool:
         statement = select(
             exists()
-            .where(self.scope.owns(Membership), Membership.user_name == user)
+            .where(self.scope.owns(Membership), Membership.user_key == self.scope.user_key(user))
             .where(Membership.role_id == Role.id, self.scope.owns(Role), Role.name == role)
         )
         return bool((await self.session.execute(statement)).scalar())
+
+    async def check_membership(self, user: str, role: str) -> tuple[bool, str | None]:
+        reason = await self.block_reason(user)
+        member = False if reason is not None else await self.is_member(user, role)
+        await self.audit.record_check("CHECK_MEMBERSHIP", "membership", role, user, member)
+        return member, reason
 
     async def user_roles(self, user: str) -> list[str]:
         statement = (
             self.scope.select(Role.name, within=Membership)
             .select_from(Membership)
             .join(Role, Role.id == Membership.role_id)
-            .where(Membership.user_name == user)
+            .where(Membership.user_key == self.scope.user_key(user))
             .order_by(Role.name)
         )
         return list((await self.session.execute(statement)).scalars())
@@ -117,34 +152,48 @@ class RbacService:
             .select_from(Membership)
             .join(Role, Role.id == Membership.role_id)
             .where(Role.name == role)
-            .order_by(Membership.user_name)
         )
-        return list((await self.session.execute(statement)).scalars())
+        rows = (await self.session.execute(statement)).scalars()
+        return sorted(self.cipher.open(user) for user in rows)
 
     # --- grants ----------------------------------------------------------------------
     async def grant(self, role: str, permission: str) -> bool:
         role_id = await self._role_id(role, lock=True)
-        if role_id is None:
-            return False
-        values = {"tenant_id": self.scope.tenant_id, "role_id": role_id, "permission": permission}
-        await insert_ignore(self.session, Grant, values, ["role_id", "permission"])
-        return True
+        if role_id is not None:
+            values = {
+                "tenant_id": self.scope.tenant_id,
+                "role_id": role_id,
+                "permission_key": self.scope.permission_key(permission),
+                "permission": self.cipher.seal(permission),
+            }
+            await insert_ignore(self.session, Grant, values, ["role_id", "permission_key"])
+        await self.audit.record(
+            "ADD_PERMISSION", "permission", f"{role}:{permission}", success=role_id is not None
+        )
+        return role_id is not None
 
     async def revoke(self, role: str, permission: str) -> bool:
         role_ids = self.scope.select(Role.id, within=Role).where(Role.name == role)
-        await self.session.execute(
+        result = await self.session.execute(
             delete(Grant).where(
                 self.scope.owns(Grant),
-                Grant.permission == permission,
+                Grant.permission_key == self.scope.permission_key(permission),
                 Grant.role_id.in_(role_ids.scalar_subquery()),
             )
+        )
+        removed = bool(getattr(result, "rowcount", 0))
+        await self.audit.record(
+            "REMOVE_PERMISSION", "permission", f"{role}:{permission}", success=removed
         )
         return True
 
     async def role_has_permission(self, role: str, permission: str) -> bool:
         statement = select(
             exists()
-            .where(self.scope.owns(Grant), Grant.permission == permission)
+            .where(
+                self.scope.owns(Grant),
+                Grant.permission_key == self.scope.permission_key(permission),
+            )
             .where(Grant.role_id == Role.id, self.scope.owns(Role), Role.name == role)
         )
         return bool((await self.session.execute(statement)).scalar())
@@ -155,39 +204,36 @@ class RbacService:
             .select_from(Grant)
             .join(Role, Role.id == Grant.role_id)
             .where(Role.name == role)
-            .order_by(Grant.permission)
         )
-        return list((await self.session.execute(statement)).scalars())
+        rows = (await self.session.execute(statement)).scalars()
+        return sorted(self.cipher.open(permission) for permission in rows)
 
     # --- effective access ------------------------------------------------------------
-    async def user_has_permission(self, user: str, permission: str) -> bool:
-        """Ungated decision: one query, membership index then grant index."""
-        statement = select(self._holds(user, permission))
-        return bool((await self.session.execute(statement)).scalar())
-
     def _holds(self, user: str, permission: str) -> ColumnElement[bool]:
         return (
             exists()
-            .where(self.scope.owns(Membership), Membership.user_name == user)
-            .where(Grant.role_id == Membership.role_id, Grant.permission == permission)
+            .where(self.scope.owns(Membership), Membership.user_key == self.scope.user_key(user))
+            .where(
+                Grant.role_id == Membership.role_id,
+                Grant.permission_key == self.scope.permission_key(permission),
+            )
         )
+
+    async def user_has_permission(self, user: str, permission: str) -> bool:
+        """Ungated decision: one query, membership index then grant index."""
+        return bool((await self.session.execute(select(self._holds(user, permission)))).scalar())
 
     async def decide(self, user: str, permission: str) -> tuple[bool, str | None]:
         """The hot path: ``(allowed, reason)`` in one round trip, strict identity
         included (the live-key check rides in the same SELECT)."""
-        if not self.strict_users:
-            return await self.user_has_permission(user, permission), None
-        statement = select(self._holds(user, permission), user_has_live_key(self.scope, user))
-        holds, backed = (await self.session.execute(statement)).one()
-        if not backed:
-            return False, NOT_KEY_BACKED
-        return bool(holds), None
-
-    async def check_membership(self, user: str, role: str) -> tuple[bool, str | None]:
-        reason = await self.block_reason(user)
-        if reason is not None:
-            return False, reason
-        return await self.is_member(user, role), None
+        if self.strict_users:
+            statement = select(self._holds(user, permission), user_has_live_key(self.scope, user))
+            holds, backed = (await self.session.execute(statement)).one()
+            allowed, reason = (bool(holds), None) if backed else (False, NOT_KEY_BACKED)
+        else:
+            allowed, reason = await self.user_has_permission(user, permission), None
+        await self.audit.record_check("CHECK_PERMISSION", "permission", permission, user, allowed)
+        return allowed, reason
 
     async def effective_permissions(self, user: str) -> tuple[list[str], str | None]:
         reason = await self.block_reason(user)
@@ -197,21 +243,20 @@ class RbacService:
 
     async def user_permissions(self, user: str) -> list[str]:
         statement = (
-            self.scope.select(Grant.permission, within=Membership)
+            self.scope.select(Grant.permission_key, Grant.permission, within=Membership)
             .select_from(Membership)
             .join(Grant, Grant.role_id == Membership.role_id)
-            .where(Membership.user_name == user)
-            .distinct()
-            .order_by(Grant.permission)
+            .where(Membership.user_key == self.scope.user_key(user))
         )
-        return list((await self.session.execute(statement)).scalars())
+        unique = dict((await self.session.execute(statement)).tuples().all())
+        return sorted(self.cipher.open(stored) for stored in unique.values())
 
     async def which_roles_can(self, permission: str) -> list[str]:
         statement = (
             self.scope.select(Role.name, within=Grant)
             .select_from(Grant)
             .join(Role, Role.id == Grant.role_id)
-            .where(Grant.permission == permission)
+            .where(Grant.permission_key == self.scope.permission_key(permission))
             .order_by(Role.name)
         )
         return list((await self.session.execute(statement)).scalars())
@@ -223,7 +268,11 @@ class RbacService:
             .select_from(Grant)
             .join(Role, Role.id == Grant.role_id)
             .join(Membership, Membership.role_id == Grant.role_id)
-            .where(Grant.permission == permission)
-            .order_by(Role.name, Membership.user_name)
+            .where(Grant.permission_key == self.scope.permission_key(permission))
         )
-        return [(user, role) for user, role in await self.session.execute(statement)]
+        rows = await self.session.execute(statement)
+        return sorted(((self.cipher.open(user), role) for user, role in rows), key=_by_role)
+
+
+def _by_role(pair: tuple[str, str]) -> tuple[str, str]:
+    return pair[1], pair[0]

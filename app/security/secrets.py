@@ -20,6 +20,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 
 from app.config import Settings
@@ -60,6 +62,8 @@ class ServerSecrets:
     key_hash: bytes = field(repr=False)
     jwt_signing: SigningKey
     jwt_verification: dict[str, SigningKey] = field(repr=False)
+    blind_index: bytes = field(repr=False)
+    audit: bytes = field(repr=False)
 
     def __repr__(self) -> str:
         return "ServerSecrets(<redacted>)"
@@ -145,8 +149,30 @@ def load_server_secrets(settings: Settings) -> ServerSecrets:
     verification = {signing.kid: signing}
     for previous in settings.previous_jwt_secrets:
         verification.setdefault(key_id(previous), SigningKey(kid=key_id(previous), secret=previous))
+    key_hash = values["key_hash"].encode("utf-8")
     return ServerSecrets(
-        key_hash=values["key_hash"].encode("utf-8"),
+        key_hash=key_hash,
         jwt_signing=signing,
         jwt_verification=verification,
+        blind_index=_derived(
+            settings,
+            settings.blind_index_key,
+            "AUTH_BLIND_INDEX_KEY",
+            key_hash,
+            b"auth blind index v1",
+        ),
+        audit=_derived(
+            settings, settings.audit_key, "AUTH_AUDIT_KEY", key_hash, b"auth audit chain v1"
+        ),
     )
+
+
+def _derived(
+    settings: Settings, configured: SecretStr | None, variable: str, root: bytes, info: bytes
+) -> bytes:
+    """A configured secret, or one derived from the key-hash secret with HKDF."""
+    value = _configured(configured)
+    if value is not None:
+        _check(settings, variable, value)
+        return value.encode("utf-8")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(root)

@@ -19,14 +19,17 @@ the client key, and replaces the spent rotate key with a fresh one.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.trail import AuditTrail
 from app.errors import BadRequest, Conflict, RefusedWithResult, Unauthorized
 from app.models import ApiKey, Grant, Membership, RetiredClientKey, Role, Tenant
 from app.principal import Principal
+from app.security.cipher import FieldCipher
 from app.security.credentials import (
     hash_client_key,
     hash_secret,
@@ -53,9 +56,20 @@ class Counts:
 
 
 class RotationService:
-    def __init__(self, session: AsyncSession, hash_key: bytes) -> None:
+    """Rotation, rotate keys and recovery; each success is audited in the same
+    transaction (``ROTATE_KEY``, ``GET_ROTATE_KEY``, ``RECOVER_KEY``)."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        hash_key: bytes,
+        cipher: FieldCipher,
+        audit: Callable[[int], AuditTrail],
+    ) -> None:
         self.session = session
         self.hash_key = hash_key
+        self.cipher = cipher
+        self.audit = audit
 
     async def _locked(self, tenant_id: int) -> Tenant:
         tenant = await self.session.get(
@@ -72,7 +86,7 @@ class RotationService:
         await self.session.flush()
 
     async def _counts(self, tenant_id: int) -> Counts:
-        scope = TenantScope(self.session, tenant_id)
+        scope = TenantScope(self.session, tenant_id, self.cipher)
 
         async def count(model: type[Role] | type[Membership] | type[Grant] | type[ApiKey]) -> int:
             return int(await self.session.scalar(scope.select(func.count(), within=model)) or 0)
@@ -100,7 +114,14 @@ class RotationService:
             )
         new_key = str(uuid.uuid4())
         await self._swap(tenant, new_key)
-        return new_key, await self._counts(tenant.id)
+        counts = await self._counts(tenant.id)
+        await self.audit(tenant.id).record(
+            "ROTATE_KEY",
+            "client_key",
+            "client_key",
+            details={"key_generation": tenant.key_generation},
+        )
+        return new_key, counts
 
     async def issue_rotate_key(self, tenant_id: int) -> str:
         tenant = await self._locked(tenant_id)
@@ -113,6 +134,7 @@ class RotationService:
         rotate_key = mint_secret(ROTATE_KEY_PREFIX)
         tenant.rotate_key_hash = hash_secret(rotate_key, self.hash_key, ROTATE_KEY_PURPOSE)
         await self.session.flush()
+        await self.audit(tenant_id).record("GET_ROTATE_KEY", "rotate_key", "rotate_key")
         return rotate_key
 
     async def recover(self, rotate_key: str, chosen_key: str | None) -> tuple[str, str]:
@@ -142,11 +164,26 @@ class RotationService:
         fresh_rotate_key = mint_secret(ROTATE_KEY_PREFIX)
         tenant.rotate_key_hash = hash_secret(fresh_rotate_key, self.hash_key, ROTATE_KEY_PURPOSE)
         await self.session.flush()
+        await self.audit(tenant.id).record(
+            "RECOVER_KEY",
+            "client_key",
+            "client_key",
+            details={"key_generation": tenant.key_generation, "chosen_key": chosen_key is not None},
+        )
         return new_key, fresh_rotate_key
 
 
-async def set_strict_users(session: AsyncSession, tenant_id: int, value: bool) -> None:
+async def set_strict_users(
+    session: AsyncSession, tenant_id: int, value: bool, audit: AuditTrail
+) -> None:
     tenant = await session.get(Tenant, tenant_id)
     if tenant is not None:
+        previous = tenant.strict_users
         tenant.strict_users = value
         await session.flush()
+        await audit.record(
+            "UPDATE_SETTINGS",
+            "settings",
+            "strict_users",
+            details={"strict_users": value, "previous": previous},
+        )

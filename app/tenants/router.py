@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
-from app.deps import PrincipalDep, SessionDep, StateDep, WriterDep
+from app.audit.trail import AuditTrail
+from app.deps import AuditDep, PrincipalDep, SessionDep, StateDep, WriterDep, request_context
 from app.responses import Wrapped, problem_examples, wrapped
 from app.tenants.rotation import RotationService, set_strict_users
 from app.tenants.schemas import (
@@ -22,8 +23,20 @@ from app.tenants.schemas import (
 router = APIRouter(prefix="/api", tags=["tenant"], responses=problem_examples(400, 401))
 
 
-def _rotation(session: SessionDep, state: StateDep) -> RotationService:
-    return RotationService(session, state.secrets.key_hash)
+def _rotation(request: Request, session: SessionDep, state: StateDep) -> RotationService:
+    settings = state.settings
+    context = request_context(request)
+
+    def audit(tenant_id: int) -> AuditTrail:
+        return AuditTrail(
+            session,
+            state.secrets.audit,
+            tenant_id,
+            context,
+            enabled=settings.enable_audit_logging,
+        )
+
+    return RotationService(session, state.secrets.key_hash, state.cipher, audit)
 
 
 Rotation = Annotated[RotationService, Depends(_rotation)]
@@ -41,9 +54,9 @@ async def get_settings(principal: PrincipalDep) -> Wrapped[TenantSettings]:
     responses=problem_examples(403),
 )
 async def put_settings(
-    body: UpdateSettingsRequest, principal: WriterDep, session: SessionDep
+    body: UpdateSettingsRequest, principal: WriterDep, session: SessionDep, audit: AuditDep
 ) -> Wrapped[TenantSettings]:
-    await set_strict_users(session, principal.tenant_id, body.strict_users)
+    await set_strict_users(session, principal.tenant_id, body.strict_users, audit)
     return wrapped(TenantSettings(strict_users=body.strict_users), "Settings updated")
 
 

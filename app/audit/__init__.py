@@ -1,0 +1,1 @@
+"""The audit trail: hash-chained, per-tenant records of every change."""

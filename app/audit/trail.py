@@ -1,0 +1,95 @@
+"""The request-scoped audit recorder services call.
+
+* :meth:`AuditTrail.record` appends an event to the tenant's chain in the request's
+  transaction (no change without its row, no row without its change).
+* :meth:`AuditTrail.record_check` does the same for decisions, only when
+  ``AUTH_AUDIT_PERMISSION_CHECKS`` is on (it costs a write per check).
+* Users are written as keyed fingerprints (``u_`` + 16 hex of
+  HMAC(audit key, tenant:user)), never raw; the user agent is clamped; no secret is
+  ever passed in.
+
+Disabled (``AUTH_ENABLE_AUDIT_LOGGING=false``) every method is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.chain import AuditEvent, append
+
+SYSTEM_CHAIN = 0
+USER_AGENT_LIMIT = 256
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    ip_address: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+
+
+def fingerprint(key: bytes, chain_id: int, user: str) -> str:
+    digest = hmac.new(key, f"{chain_id}:{user}".encode(), hashlib.sha256).hexdigest()
+    return f"u_{digest[:16]}"
+
+
+class AuditTrail:
+    def __init__(
+        self,
+        session: AsyncSession,
+        key: bytes,
+        chain_id: int,
+        context: RequestContext,
+        *,
+        enabled: bool = True,
+        checks: bool = False,
+    ) -> None:
+        self.session = session
+        self.key = key
+        self.chain_id = chain_id
+        self.context = context
+        self.enabled = enabled
+        self.checks = enabled and checks
+
+    def fingerprint(self, user: str) -> str:
+        return fingerprint(self.key, self.chain_id, user)
+
+    async def record(
+        self,
+        action: str,
+        entity_type: str,
+        resource: str | None,
+        *,
+        user: str | None = None,
+        success: bool = True,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        if not self.enabled:
+            return
+        agent = self.context.user_agent
+        event = AuditEvent(
+            chain_id=self.chain_id,
+            action=action,
+            entity_type=entity_type,
+            resource=resource,
+            details=details or {},
+            success=success,
+            user_fingerprint=self.fingerprint(user) if user is not None else None,
+            ip_address=self.context.ip_address,
+            user_agent=agent[:USER_AGENT_LIMIT] if agent else None,
+            request_id=self.context.request_id,
+        )
+        await append(self.session, self.key, event)
+
+    async def record_check(
+        self, action: str, entity_type: str, resource: str | None, user: str | None, allowed: bool
+    ) -> None:
+        if self.checks:
+            await self.record(
+                action, entity_type, resource, user=user, details={"allowed": allowed}
+            )
