@@ -1,0 +1,191 @@
+"""The rotate key: issued once, then recovery without the client key."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.tenants.service import disable_tenant
+from tests.api.helpers import assert_bare, assert_problem, assert_wrapped
+from tests.identity.helpers import (
+    ROTATE_KEY_SHAPE,
+    SecretWatch,
+    assert_unauthorized,
+    bearer,
+    db_session,
+    is_uuid4,
+    issue_tokens,
+    new_key,
+    tenant_id_of,
+    watched_client,
+)
+
+
+async def _rotate_key(api: httpx.AsyncClient) -> str:
+    response = await api.post("/api/keys/get_rotate_key")
+    data = response.json()["data"]
+    assert_wrapped(response, data)
+    assert set(data) == {"rotate_key"}
+    assert ROTATE_KEY_SHAPE.fullmatch(data["rotate_key"])
+    key: str = data["rotate_key"]
+    return key
+
+
+async def _recover(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, str]:
+    response = await client.post("/api/keys/recover", json=body)
+    data: dict[str, str] = response.json()["data"]
+    assert_wrapped(response, data)
+    assert set(data) == {"client_key", "rotate_key"}
+    assert is_uuid4(data["client_key"])
+    assert ROTATE_KEY_SHAPE.fullmatch(data["rotate_key"])
+    return data
+
+
+async def test_rotate_key_is_issued_once(api: httpx.AsyncClient) -> None:
+    await _rotate_key(api)
+    response = await api.post("/api/keys/get_rotate_key")
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"result", "reason", "hint"}
+    assert body["result"] is False
+    assert body["reason"] == "rotate_key_already_issued"
+    assert isinstance(body["hint"], str)
+    assert body["hint"]
+
+
+async def test_recover_moves_the_tenant(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, app: FastAPI, watch: SecretWatch
+) -> None:
+    assert_bare(await api.post("/api/role/editors"), True)
+    tokens = await issue_tokens(api)
+    rotate_key = await _rotate_key(api)
+    recovered = await _recover(client, {"rotate_key": rotate_key})
+    assert recovered["rotate_key"] != rotate_key
+    assert_unauthorized(await api.get("/api/roles"))
+    assert_unauthorized(
+        await api.get("/api/roles", headers=bearer(tokens["access_token"])), invalid_token=True
+    )
+    async with watched_client(app, watch, recovered["client_key"]) as new:
+        assert_bare(await new.get("/api/roles"), [{"role": "editors", "description": None}])
+        assert (await new.post("/api/keys/get_rotate_key")).status_code == 409
+    assert_unauthorized(await client.post("/api/keys/recover", json={"rotate_key": rotate_key}))
+    again = await _recover(client, {"rotate_key": recovered["rotate_key"]})
+    async with watched_client(app, watch, again["client_key"]) as newest:
+        assert_bare(await newest.get("/api/roles"), [{"role": "editors", "description": None}])
+
+
+async def test_recover_after_someone_else_rotated(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, app: FastAPI, watch: SecretWatch
+) -> None:
+    rotate_key = await _rotate_key(api)
+    thief_key = (await api.post("/api/keys/rotate")).json()["data"]["new_key"]
+    recovered = await _recover(client, {"rotate_key": rotate_key})
+    async with watched_client(app, watch, thief_key) as thief:
+        assert_unauthorized(await thief.get("/api/roles"))
+    async with watched_client(app, watch, recovered["client_key"]) as owner:
+        assert_bare(await owner.get("/api/roles"), [])
+
+
+async def test_chosen_client_key_is_honoured(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, app: FastAPI, watch: SecretWatch
+) -> None:
+    assert_bare(await api.post("/api/role/editors"), True)
+    rotate_key = await _rotate_key(api)
+    chosen = new_key()
+    recovered = await _recover(client, {"rotate_key": rotate_key, "new_client_key": chosen})
+    assert recovered["client_key"] == chosen
+    async with watched_client(app, watch, chosen) as new:
+        assert_bare(await new.get("/api/roles"), [{"role": "editors", "description": None}])
+
+
+@pytest.mark.parametrize("owner", ["live", "retired", "own"])
+async def test_chosen_key_in_use_is_409(
+    api: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    watch: SecretWatch,
+    client_key: str,
+    owner: str,
+) -> None:
+    rotate_key = await _rotate_key(api)
+    taken = new_key()
+    async with watched_client(app, watch, taken) as other:
+        assert_bare(await other.get("/api/roles"), [])
+        if owner == "retired":
+            assert (await other.post("/api/keys/rotate")).status_code == 200
+    chosen = client_key.upper() if owner == "own" else taken
+    response = await client.post(
+        "/api/keys/recover", json={"rotate_key": rotate_key, "new_client_key": chosen}
+    )
+    assert_problem(response, 409)
+    assert_bare(await api.get("/api/roles"), [])
+    await _recover(client, {"rotate_key": rotate_key})
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [
+        pytest.param(str(uuid.uuid1()), id="uuid1"),
+        pytest.param("not-a-key", id="word"),
+        pytest.param("", id="empty"),
+    ],
+)
+async def test_chosen_key_must_be_a_uuid4(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, chosen: str
+) -> None:
+    rotate_key = await _rotate_key(api)
+    response = await client.post(
+        "/api/keys/recover", json={"rotate_key": rotate_key, "new_client_key": chosen}
+    )
+    assert_problem(response, 400)
+    assert_bare(await api.get("/api/roles"), [])
+
+
+@pytest.mark.parametrize(
+    "rotate_key",
+    [
+        pytest.param("rrk_" + "A" * 43, id="unknown"),
+        pytest.param("rrk_short", id="short"),
+        pytest.param("rak_" + "A" * 43, id="api-key-shape"),
+        pytest.param("x", id="garbage"),
+    ],
+)
+async def test_bad_rotate_key_is_401(client: httpx.AsyncClient, rotate_key: str) -> None:
+    response = await client.post("/api/keys/recover", json={"rotate_key": rotate_key})
+    assert_unauthorized(response)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({}, id="missing"),
+        pytest.param({"new_client_key": str(uuid.uuid4())}, id="only-chosen"),
+        pytest.param({"rotate_key": 5}, id="wrong-type"),
+        pytest.param({"rotate_key": ""}, id="empty"),
+        pytest.param({"rotate_key": "rrk_x", "extra": True}, id="extra-field"),
+        pytest.param(["rrk_x"], id="array"),
+    ],
+)
+async def test_bad_recover_body_is_400(client: httpx.AsyncClient, body: object) -> None:
+    assert_problem(await client.post("/api/keys/recover", json=body), 400)
+
+
+async def test_malformed_recover_json_is_400(client: httpx.AsyncClient) -> None:
+    headers = {"Content-Type": "application/json"}
+    response = await client.post("/api/keys/recover", content=b'{"rotate_key": ', headers=headers)
+    assert_problem(response, 400)
+
+
+async def test_recover_of_a_disabled_tenant_is_401(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, app: FastAPI, client_key: str
+) -> None:
+    rotate_key = await _rotate_key(api)
+    tenant_id = await tenant_id_of(app, client_key)
+    async with db_session(app) as session:
+        assert await disable_tenant(session, tenant_id)
+    assert_unauthorized(await client.post("/api/keys/recover", json={"rotate_key": rotate_key}))
