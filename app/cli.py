@@ -6,6 +6,10 @@
     auth-server tenant create [--label L]   create a tenant; prints its client key once
     auth-server tenant list                 list tenants (never their keys)
     auth-server tenant disable ID           refuse the tenant's key and tokens from now on
+    auth-server audit query|verify|export|prune       see app/cli_data.py
+    auth-server encryption status|rotate|enable       see app/cli_data.py
+    auth-server backup PATH                 online copy of the SQLite database, then checked
+    auth-server backup --verify PATH        check a backup: integrity, revision, row counts
 
 Configuration comes from the environment (``AUTH_*``), ``.env`` and the secrets
 directory, exactly as for the server. Exit status is non-zero on any failure, with a
@@ -19,13 +23,16 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from app import __version__
+from app.cli_data import register as register_data_commands
 from app.config import Settings, load_settings
 from app.db import build_engine
 from app.migrations import SchemaNotCurrent, assert_schema_current, upgrade
+from app.security.cipher import EncryptionConfigError, StoredDataCorrupt
 from app.security.secrets import SecretsError, load_server_secrets
 
 logger = logging.getLogger("app.cli")
@@ -101,6 +108,21 @@ def _tenant_disable(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from app.backup import BackupError, UsePgDump, backup, verify_backup
+
+    try:
+        report = verify_backup(args.path) if args.verify else backup(settings, args.path)
+    except UsePgDump as exc:
+        print(f"auth-server: {exc}", file=sys.stderr)
+        return 2
+    except BackupError as exc:
+        print(f"auth-server: backup failed: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(report.lines("verified" if args.verify else "written (mode 0600)")))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auth-server", description="RBAC authorization service")
     parser.add_argument("--version", action="version", version=f"auth-server {__version__}")
@@ -119,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     disable_cmd = tenant_commands.add_parser("disable", help="disable a tenant")
     disable_cmd.add_argument("tenant_id", type=int)
     disable_cmd.set_defaults(handler=_tenant_disable)
+    backup_cmd = commands.add_parser("backup", help="back up the SQLite database online")
+    backup_cmd.add_argument("path", type=Path, help="the new backup file (never overwritten)")
+    backup_cmd.add_argument(
+        "--verify", action="store_true", help="check an existing backup instead of writing one"
+    )
+    backup_cmd.set_defaults(handler=_backup)
+    register_data_commands(commands)
     parser.set_defaults(handler=_serve)
     return parser
 
@@ -135,7 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"auth-server: invalid configuration: {fields}", file=sys.stderr)
         return 2
-    except (SecretsError, SchemaNotCurrent, ValueError) as exc:
+    except (
+        SecretsError,
+        SchemaNotCurrent,
+        EncryptionConfigError,
+        StoredDataCorrupt,
+        ValueError,
+    ) as exc:
         print(f"auth-server: {exc}", file=sys.stderr)
         return 2
     return code

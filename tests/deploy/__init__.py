@@ -1,0 +1,1 @@
+"""Deployment tests: backups, PostgreSQL roles, and the nginx, Compose and Kubernetes files."""
