@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -166,3 +166,26 @@ def audit_trail(
 
 
 AuditDep = Annotated[AuditTrail, Depends(audit_trail)]
+
+AuditFactory = Callable[[int], AuditTrail]
+
+
+def audit_factory(request: Request, state: StateDep, session: SessionDep) -> AuditFactory:
+    """Audit trails for tenants known only inside the use case (tokens, recovery)."""
+    settings = state.settings
+    context = request_context(request)
+
+    def for_tenant(tenant_id: int) -> AuditTrail:
+        return AuditTrail(
+            session,
+            state.secrets.audit,
+            tenant_id,
+            context,
+            enabled=settings.enable_audit_logging,
+            checks=settings.audit_permission_checks,
+        )
+
+    return for_tenant
+
+
+AuditFactoryDep = Annotated[AuditFactory, Depends(audit_factory)]

@@ -14,7 +14,7 @@ unexpected exceptions become a generic 500 and are logged server-side only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -81,9 +81,11 @@ class Unauthorized(AppError):
         *,
         reason: FailureReason | None = None,
         challenge: str = BEARER_CHALLENGE,
+        tenant_id: int | None = None,
     ) -> None:
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
         self.reason = reason
+        self.tenant_id = tenant_id
 
 
 INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'
@@ -157,8 +159,14 @@ def _validation_errors(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]
     return "; ".join(dict.fromkeys(summaries)) or "invalid request", items
 
 
+RefusalHook = Callable[[Request, AppError], Awaitable[None]]
+
+
 async def _app_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
+    hook: RefusalHook | None = getattr(request.app.state, "on_refusal", None)
+    if hook is not None:
+        await hook(request, exc)
     if isinstance(exc, RefusedWithResult):
         body = {"result": False, "reason": exc.reason, "hint": exc.hint}
         return JSONResponse(body, status_code=exc.status)

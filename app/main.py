@@ -15,6 +15,8 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.apikeys.router import router as apikeys_router
+from app.audit.refusals import audit_refusal
+from app.audit.router import router as audit_router
 from app.config import Settings, load_settings
 from app.db import Database, build_engine
 from app.docs_ui import mount_docs
@@ -51,6 +53,7 @@ OPENAPI_TAGS = [
     {"name": "api keys", "description": "Per-user API keys, validated inside the tenant."},
     {"name": "tenant", "description": "Settings, client-key rotation and recovery."},
     {"name": "tokens", "description": "Short-lived access tokens and refresh tokens."},
+    {"name": "audit", "description": "This tenant's tamper-evident audit trail."},
     {"name": "service", "description": "Liveness and readiness (no authentication)."},
 ]
 
@@ -92,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.auth_failures = AuthFailures()
+    app.state.on_refusal = audit_refusal
     install_error_handlers(app)
     app.add_middleware(ClientKeyGate)
     app.include_router(health_router)
@@ -100,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(apikeys_router)
     app.include_router(tenants_router)
     app.include_router(tokens_router)
+    app.include_router(audit_router)
     mount_docs(app, title=TITLE)
     _register_problem_schema(app)
     return app

@@ -248,7 +248,7 @@ class RbacService:
             .join(Grant, Grant.role_id == Membership.role_id)
             .where(Membership.user_key == self.scope.user_key(user))
         )
-        unique = dict((await self.session.execute(statement)).tuples().all())
+        unique = {row[0]: row[1] for row in await self.session.execute(statement)}
         return sorted(self.cipher.open(stored) for stored in unique.values())
 
     async def which_roles_can(self, permission: str) -> list[str]:

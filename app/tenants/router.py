@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
-from app.audit.trail import AuditTrail
-from app.deps import AuditDep, PrincipalDep, SessionDep, StateDep, WriterDep, request_context
+from app.deps import AuditDep, AuditFactoryDep, PrincipalDep, SessionDep, StateDep, WriterDep
 from app.responses import Wrapped, problem_examples, wrapped
 from app.tenants.rotation import RotationService, set_strict_users
 from app.tenants.schemas import (
@@ -23,19 +22,7 @@ from app.tenants.schemas import (
 router = APIRouter(prefix="/api", tags=["tenant"], responses=problem_examples(400, 401))
 
 
-def _rotation(request: Request, session: SessionDep, state: StateDep) -> RotationService:
-    settings = state.settings
-    context = request_context(request)
-
-    def audit(tenant_id: int) -> AuditTrail:
-        return AuditTrail(
-            session,
-            state.secrets.audit,
-            tenant_id,
-            context,
-            enabled=settings.enable_audit_logging,
-        )
-
+def _rotation(session: SessionDep, state: StateDep, audit: AuditFactoryDep) -> RotationService:
     return RotationService(session, state.secrets.key_hash, state.cipher, audit)
 
 

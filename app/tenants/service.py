@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Registration
@@ -52,16 +52,18 @@ async def find_by_id(session: AsyncSession, tenant_id: int) -> TenantRecord | No
     return TenantRecord(row[0], row[1], row[2], row[3] is not None)
 
 
-async def is_retired_key(session: AsyncSession, key_hash: str) -> bool:
-    statement = select(exists().where(RetiredClientKey.key_hash == key_hash))
-    return bool((await session.execute(statement)).scalar())
+async def retired_key_tenant(session: AsyncSession, key_hash: str) -> int | None:
+    """The tenant a rotated-away key belonged to, or ``None``."""
+    statement = select(RetiredClientKey.tenant_id).where(RetiredClientKey.key_hash == key_hash)
+    tenant_id: int | None = (await session.execute(statement)).scalar_one_or_none()
+    return tenant_id
 
 
 async def is_known_key(session: AsyncSession, key_hash: str) -> bool:
     """True when the hash belongs to a tenant, live or retired."""
     if await find_by_key_hash(session, key_hash) is not None:
         return True
-    return await is_retired_key(session, key_hash)
+    return await retired_key_tenant(session, key_hash) is not None
 
 
 async def register_tenant(db: Database, key_hash: str) -> None:
@@ -71,7 +73,9 @@ async def register_tenant(db: Database, key_hash: str) -> None:
 
 def _usable(record: TenantRecord) -> TenantRecord:
     if record.disabled:
-        raise Unauthorized("This tenant is disabled.", reason=FailureReason.DISABLED_TENANT)
+        raise Unauthorized(
+            "This tenant is disabled.", reason=FailureReason.DISABLED_TENANT, tenant_id=record.id
+        )
     return record
 
 
@@ -82,10 +86,12 @@ async def resolve_client_key(
     record = await find_by_key_hash(session, key_hash)
     if record is not None:
         return _usable(record)
-    if await is_retired_key(session, key_hash):
+    retired_from = await retired_key_tenant(session, key_hash)
+    if retired_from is not None:
         raise Unauthorized(
             "This client key has been rotated and is no longer valid.",
             reason=FailureReason.ROTATED_KEY,
+            tenant_id=retired_from,
         )
     if registration is Registration.CLOSED:
         raise Unauthorized("Unknown client key.", reason=FailureReason.UNKNOWN_KEY)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse
 
 from app.bodies import is_form, read_form, read_json_object, validate
-from app.deps import DatabaseDep, SessionDep, SettingsDep, StateDep
+from app.deps import AuditFactoryDep, DatabaseDep, SessionDep, SettingsDep, StateDep
 from app.errors import (
     INVALID_TOKEN_CHALLENGE,
     BadRequest,
@@ -152,11 +152,12 @@ async def issue_token(
     session: SessionDep,
     database: DatabaseDep,
     settings: SettingsDep,
+    audit: AuditFactoryDep,
 ) -> TokenResponse:
     client_key, scope = await _client_key_and_scope(request)
     key_hash = hash_client_key(client_key, state.secrets.key_hash)
     tenant = await resolve_client_key(session, database, key_hash, settings.tenant_registration)
-    service = TokenService(session, state.tokens, settings)
+    service = TokenService(session, state.tokens, settings, audit)
     pair = await service.issue(tenant.id, tenant.key_generation, scope)
     return _token_response(pair, response)
 
@@ -175,12 +176,13 @@ async def refresh_token(
     state: StateDep,
     session: SessionDep,
     settings: SettingsDep,
+    audit: AuditFactoryDep,
 ) -> TokenResponse | JSONResponse:
     if is_form(request):
         token = validate(RefreshForm, await read_form(request)).refresh_token
     else:
         token = validate(RefreshRequest, await read_json_object(request) or {}).refresh_token
-    service = TokenService(session, state.tokens, settings)
+    service = TokenService(session, state.tokens, settings, audit)
     try:
         pair = await service.refresh(token)
     except ReplayedRefreshToken:
@@ -210,11 +212,15 @@ async def refresh_token(
     openapi_extra=_body_doc(RevokeRequest.model_json_schema(), RevokeRequest.model_json_schema()),
 )
 async def revoke_token(
-    request: Request, state: StateDep, session: SessionDep, settings: SettingsDep
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    audit: AuditFactoryDep,
 ) -> Bare[bool]:
     data = await read_form(request) if is_form(request) else await read_json_object(request) or {}
     if is_form(request):
         data = {key: data[key] for key in ("token", "token_type_hint") if key in data}
     revocation = validate(RevokeRequest, data)
-    await TokenService(session, state.tokens, settings).revoke(revocation.token)
+    await TokenService(session, state.tokens, settings, audit).revoke(revocation.token)
     return bare(True)

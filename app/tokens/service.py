@@ -17,12 +17,14 @@ Refusals raise :class:`~app.errors.Unauthorized` with
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.trail import AuditTrail
 from app.config import Settings
 from app.errors import INVALID_TOKEN_CHALLENGE, Unauthorized
 from app.models import RefreshToken, Tenant, TokenFamily
@@ -50,9 +52,19 @@ def _rejected(exc: TokenRejected) -> Unauthorized:
 
 
 class TokenService:
-    def __init__(self, session: AsyncSession, codec: TokenCodec, settings: Settings) -> None:
+    """Token use cases. Issue, refresh, replay and revocation are audited (``TOKEN_*``)
+    when an audit factory is given (resolving a presented token is not)."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        codec: TokenCodec,
+        settings: Settings,
+        audit: Callable[[int], AuditTrail] | None = None,
+    ) -> None:
         self.session = session
         self.codec = codec
+        self.audit = audit
         self.access_lifetime = timedelta(minutes=settings.jwt_access_token_expire_minutes)
         self.refresh_lifetime = timedelta(days=settings.jwt_refresh_token_expire_days)
         self.strict_default = settings.strict_users_default
@@ -90,7 +102,23 @@ class TokenService:
         )
         self.session.add(family)
         await self.session.flush()
-        return await self._mint(family)
+        pair = await self._mint(family)
+        await self._audit(tenant_id, "TOKEN_ISSUE", family.id, {"scope": scope.value})
+        return pair
+
+    async def _audit(
+        self,
+        tenant_id: int,
+        action: str,
+        family_id: str,
+        details: dict[str, str],
+        *,
+        success: bool = True,
+    ) -> None:
+        if self.audit is not None:
+            await self.audit(tenant_id).record(
+                action, "token", f"family:{family_id[:8]}", success=success, details=details
+            )
 
     async def _live_family(self, claims: TokenClaims) -> TokenFamily:
         family = await self.session.get(TokenFamily, claims.family_id)
@@ -122,8 +150,17 @@ class TokenService:
         )
         if not getattr(spent, "rowcount", 0):
             await self.revoke_family(family.id)
+            await self._audit(
+                family.tenant_id,
+                "TOKEN_REFRESH_REPLAY",
+                family.id,
+                {"result": "family revoked"},
+                success=False,
+            )
             raise ReplayedRefreshToken(family.tenant_id)
-        return await self._mint(family)
+        pair = await self._mint(family)
+        await self._audit(family.tenant_id, "TOKEN_REFRESH", family.id, {"scope": family.scope})
+        return pair
 
     async def revoke_family(self, family_id: str) -> None:
         await self.session.execute(
@@ -140,6 +177,9 @@ class TokenService:
             except TokenRejected:
                 continue
             await self.revoke_family(claims.family_id)
+            await self._audit(
+                claims.tenant_id, "TOKEN_REVOKE", claims.family_id, {"presented": token_type.value}
+            )
             return
 
     async def resolve_access(self, token: str) -> Principal:

@@ -1,0 +1,114 @@
+"""Operator access to the audit trail, outside HTTP (CLI and Python API).
+
+Each function opens its own engine from the settings, checks the schema, does its
+work and disposes of the engine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO, TypeVar
+
+from app.audit.chain import ChainBreak
+from app.audit.service import AuditFilter, entry, prune, query, stream, verify
+from app.config import Settings
+from app.db import Database, build_engine
+from app.migrations import assert_schema_current
+from app.security.credentials import hash_client_key, is_uuid4
+from app.security.secrets import ServerSecrets, load_server_secrets
+from app.tenants.service import find_by_key_hash
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def _open(settings: Settings) -> AsyncIterator[tuple[Database, ServerSecrets]]:
+    secrets = load_server_secrets(settings)
+    engine = build_engine(settings)
+    try:
+        await assert_schema_current(engine)
+        yield Database(engine), secrets
+    finally:
+        await engine.dispose()
+
+
+async def _run(settings: Settings, work: Callable[[Database, ServerSecrets], Awaitable[T]]) -> T:
+    async with _open(settings) as (database, secrets):
+        return await work(database, secrets)
+
+
+async def _chain_id(
+    database: Database, secrets: ServerSecrets, tenant: int | str | None
+) -> int | None:
+    """A tenant given by id, or by client key (hashed, never stored or printed)."""
+    if tenant is None or isinstance(tenant, int):
+        return tenant
+    if tenant.isdigit():
+        return int(tenant)
+    if not is_uuid4(tenant):
+        raise ValueError("tenant must be a tenant id or a client key (UUID4)")
+    async with database.transaction(write=False) as session:
+        record = await find_by_key_hash(session, hash_client_key(tenant, secrets.key_hash))
+    if record is None:
+        raise ValueError("no tenant has that client key")
+    return record.id
+
+
+async def query_entries(
+    settings: Settings,
+    *,
+    action: str | None = None,
+    hours: float | None = None,
+    entity_type: str | None = None,
+    tenant: int | str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    async def work(database: Database, secrets: ServerSecrets) -> list[dict[str, Any]]:
+        exact = action is not None and "_" in action
+        audit_filter = AuditFilter(
+            chain_id=await _chain_id(database, secrets, tenant),
+            action=action if exact else None,
+            action_word=None if exact else action,
+            entity_type=entity_type,
+            since=datetime.now(UTC) - timedelta(hours=hours) if hours is not None else None,
+        )
+        async with database.transaction(write=False) as session:
+            _, rows = await query(session, audit_filter, limit=limit)
+            return [entry(row, operator=True) for row in rows]
+
+    return await _run(settings, work)
+
+
+async def verify_trail(settings: Settings, tenant: int | str | None = None) -> list[ChainBreak]:
+    async def work(database: Database, secrets: ServerSecrets) -> list[ChainBreak]:
+        return await verify(database, secrets.audit, await _chain_id(database, secrets, tenant))
+
+    return await _run(settings, work)
+
+
+async def export_trail(settings: Settings, output: TextIO, *, since: datetime | None = None) -> int:
+    """Write every row as one JSON object per line (oldest first); rows written."""
+
+    async def work(database: Database, _secrets: ServerSecrets) -> int:
+        count = 0
+        async with database.transaction(write=False) as session:
+            async for row in stream(session, AuditFilter(since=since)):
+                output.write(json.dumps(entry(row, operator=True), sort_keys=True) + "\n")
+                count += 1
+        return count
+
+    return await _run(settings, work)
+
+
+async def prune_trail(settings: Settings, older_than_days: int) -> dict[int, int]:
+    if older_than_days < 1:
+        raise ValueError("--older-than-days must be at least 1")
+    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+
+    async def work(database: Database, _secrets: ServerSecrets) -> dict[int, int]:
+        return await prune(database, cutoff)
+
+    return await _run(settings, work)

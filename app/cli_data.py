@@ -1,0 +1,148 @@
+"""``auth-server audit ...`` and ``auth-server encryption ...`` (operators).
+
+audit query [--action A] [--hours H] [--entity-type T] [--tenant ID|KEY] [--limit N]
+audit verify [--tenant ID|KEY]        exit 1 and name the first broken row
+audit export [--output FILE] [--since ISO]   JSON lines, oldest first
+audit prune --older-than-days N       keeps the chains verifiable
+encryption status                     rows per key, per encrypted column
+encryption rotate [--batch-size N]    re-encrypt everything under the newest key
+encryption enable [--batch-size N]    encrypt a plaintext database
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from app.config import Settings
+
+
+def _audit_query(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit.admin import query_entries
+
+    rows = asyncio.run(
+        query_entries(
+            settings,
+            action=args.action,
+            hours=args.hours,
+            entity_type=args.entity_type,
+            tenant=args.tenant,
+            limit=args.limit,
+        )
+    )
+    for row in rows:
+        print(json.dumps(row, sort_keys=True))
+    return 0
+
+
+def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit.admin import verify_trail
+
+    breaks = asyncio.run(verify_trail(settings, args.tenant))
+    if not breaks:
+        print("audit trail intact")
+        return 0
+    for problem in breaks:
+        print(f"audit trail broken at {problem}", file=sys.stderr)
+    return 1
+
+
+def _audit_export(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit.admin import export_trail
+
+    since = datetime.fromisoformat(args.since) if args.since else None
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as output:
+            count = asyncio.run(export_trail(settings, output, since=since))
+    else:
+        count = asyncio.run(export_trail(settings, sys.stdout, since=since))
+    print(f"exported {count} audit rows", file=sys.stderr)
+    return 0
+
+
+def _audit_prune(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit.admin import prune_trail
+
+    removed = asyncio.run(prune_trail(settings, args.older_than_days))
+    print(f"pruned {sum(removed.values())} audit rows from {len(removed)} chain(s)")
+    return 0
+
+
+def _progress(column: str, done: int, total: int) -> None:
+    width = 30
+    filled = width if total == 0 else int(width * done / total)
+    bar = "#" * filled + "-" * (width - filled)
+    end = "\n" if done >= total else ""
+    print(f"\r{column:<24} [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+async def _with_cipher(settings: Settings, work: str, batch_size: int) -> Any:
+    from app.db import Database, build_engine
+    from app.migrations import assert_schema_current
+    from app.security.encryption import build_cipher, key_usage, reencrypt
+    from app.security.secrets import load_server_secrets
+
+    secrets = load_server_secrets(settings)
+    cipher = build_cipher(settings, secrets)
+    engine = build_engine(settings)
+    try:
+        await assert_schema_current(engine)
+        database = Database(engine)
+        if work == "status":
+            return await key_usage(database, cipher)
+        return await reencrypt(database, cipher, batch_size=batch_size, progress=_progress)
+    finally:
+        await engine.dispose()
+
+
+def _encryption_status(settings: Settings, _args: argparse.Namespace) -> int:
+    usage = asyncio.run(_with_cipher(settings, "status", 0))
+    for column, counts in usage.items():
+        summary = ", ".join(f"{label}: {count}" for label, count in sorted(counts.items()))
+        print(f"{column:<24} {summary or 'no rows'}")
+    return 0
+
+
+def _encryption_rewrite(settings: Settings, args: argparse.Namespace) -> int:
+    rewritten = asyncio.run(_with_cipher(settings, "rewrite", args.batch_size))
+    total = sum(rewritten.values())
+    print(f"{total} value(s) now encrypted under the newest key")
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Add the ``audit`` and ``encryption`` command groups to the CLI parser."""
+    audit = commands.add_parser("audit", help="query, verify, export or prune the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    query = audit_commands.add_parser("query", help="print matching entries as JSON lines")
+    query.add_argument("--action", help="an action (DELETE_ROLE) or a word of one (delete)")
+    query.add_argument("--hours", type=float, help="only the last H hours")
+    query.add_argument("--entity-type", dest="entity_type")
+    query.add_argument("--tenant", help="tenant id or client key")
+    query.add_argument("--limit", type=int, default=100)
+    query.set_defaults(handler=_audit_query)
+    verify = audit_commands.add_parser("verify", help="check the hash chains")
+    verify.add_argument("--tenant", help="tenant id or client key (default: every chain)")
+    verify.set_defaults(handler=_audit_verify)
+    export = audit_commands.add_parser("export", help="JSON lines for log aggregation")
+    export.add_argument("--output", help="file to write (default: standard output)")
+    export.add_argument("--since", help="ISO-8601 time; only newer rows")
+    export.set_defaults(handler=_audit_export)
+    prune_cmd = audit_commands.add_parser("prune", help="delete old rows, keep chains verifiable")
+    prune_cmd.add_argument("--older-than-days", dest="older_than_days", type=int, required=True)
+    prune_cmd.set_defaults(handler=_audit_prune)
+
+    encryption = commands.add_parser("encryption", help="field encryption at rest")
+    enc_commands = encryption.add_subparsers(dest="encryption_command", required=True)
+    enc_commands.add_parser("status", help="rows per key").set_defaults(handler=_encryption_status)
+    for name, text in (
+        ("rotate", "re-encrypt every value under the newest AUTH_ENCRYPTION_KEY (online)"),
+        ("enable", "encrypt a plaintext database (online; then keep encryption on)"),
+    ):
+        command = enc_commands.add_parser(name, help=text)
+        command.add_argument("--batch-size", dest="batch_size", type=int, default=500)
+        command.set_defaults(handler=_encryption_rewrite)
