@@ -206,3 +206,55 @@ async def test_missing_variables_are_refused() -> None:
         result = await asyncio.to_thread(apply_roles_sql, url, dbname=str(make_url(url).database))
     assert result.returncode == 3
     assert "roles.sql: -v owner_password=... is required" in result.stderr
+
+
+async def test_compose_init_hook_creates_the_database_and_roles(tmp_path: Path) -> None:
+    """deploy/postgres/init-roles.sh, as the postgres image runs it on first start."""
+    psql_executable()
+    async with postgresql_database("auth_roles") as url:
+        # The hook creates its database itself: use a name next to a managed one.
+        admin = make_url(url)
+        dbname = f"{admin.database}_init"
+        suffix = uuid.uuid4().hex[:10]
+        owner, app_role = f"auth_owner_{suffix}", f"auth_app_{suffix}"
+        secrets_dir = tmp_path / "secrets"
+        secrets_dir.mkdir()
+        (secrets_dir / "auth_owner_password").write_text(secrets.token_urlsafe(24))
+        (secrets_dir / "auth_app_password").write_text(secrets.token_urlsafe(24))
+        env = {
+            **os.environ,
+            "PGHOST": str(admin.host),
+            "PGPORT": str(admin.port or 5432),
+            "POSTGRES_USER": str(admin.username),
+            "AUTH_DB_NAME": dbname,
+            "AUTH_OWNER_ROLE": owner,
+            "AUTH_APP_ROLE": app_role,
+            "AUTH_SECRETS_DIR": str(secrets_dir),
+            "AUTH_ROLES_SQL": str(ROLES_SQL),
+        }
+        try:
+            result = await asyncio.to_thread(
+                subprocess.run,
+                ["sh", str(ROLES_SQL.with_name("init-roles.sh"))],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert (result.returncode, result.stderr) == (0, "")
+            async with connect(url) as connection:
+                database_owner = await connection.fetchval(
+                    "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", dbname
+                )
+                assert database_owner == owner
+                login = await connection.fetch(
+                    "SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[]) AND rolcanlogin "
+                    "ORDER BY rolname",
+                    [owner, app_role],
+                )
+                assert [row["rolname"] for row in login] == sorted([owner, app_role])
+        finally:
+            async with connect(url) as connection:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            await drop_roles(owner, app_role)
