@@ -1,8 +1,11 @@
 """Shared fixtures: the app on real, migrated SQLite and PostgreSQL databases.
 
-* ``backend`` is parametrised: every test that uses the app runs on both databases.
-* One database per backend per test session, migrated with Alembic (never
-  ``create_all``). Tests isolate themselves by tenant: each gets a fresh client key.
+* ``backend`` and ``protection`` are parametrised: every test that uses the app runs
+  on both databases, with field encryption off (``plain``) and on (``encrypted``).
+* One database per (backend, protection) per test session, migrated with Alembic
+  (never ``create_all``). Tests isolate themselves by tenant: each gets a fresh
+  client key. :func:`make_settings` turns encryption on for the encrypted databases,
+  so any app a test builds on ``database_target`` matches its data.
 * The app runs its real lifespan (``LifespanManager``) and is driven in-process with
   ``httpx.ASGITransport``; ``tests/e2e`` drives real server processes instead.
 """
@@ -26,20 +29,35 @@ from app.migrations import upgrade
 from tests.databases import postgresql_database, sqlite_target
 
 BACKENDS = ["sqlite", "postgresql"]
+PROTECTIONS = ["plain", "encrypted"]
 TEST_KEY_HASH_SECRET = "test-key-hash-secret-0123456789abcdef"
 TEST_JWT_SECRET = "test-jwt-signing-secret-0123456789abcdef"
+TEST_FERNET_KEY = "x3mJ8X2m1bS4m0O8gQ1c7cJb6m0h8Zr5J8yG0o1Lq3E="
+_ENCRYPTED_DATABASES: set[str] = set()
+
+
+def _url(target: DatabaseTarget) -> str:
+    return target.url.render_as_string(hide_password=False)
+
+
+def encryption_settings(target: DatabaseTarget) -> dict[str, object]:
+    """The encryption settings a test database was populated with."""
+    if _url(target) in _ENCRYPTED_DATABASES:
+        return {"enable_encryption": True, "encryption_key": TEST_FERNET_KEY}
+    return {}
 
 
 def make_settings(target: DatabaseTarget, state_dir: Path, **overrides: object) -> Settings:
     """Settings for tests: explicit, never read from a developer's ``.env``."""
     values: dict[str, object] = {
-        "database_url": target.url.render_as_string(hide_password=False),
+        "database_url": _url(target),
         "key_hash_secret": TEST_KEY_HASH_SECRET,
         "jwt_secret_key": TEST_JWT_SECRET,
         "state_dir": state_dir,
         # Core RBAC tests run with strict identity off; tests/identity turns it on per
         # tenant (PUT /api/settings) and checks the server default separately.
         "strict_users_default": False,
+        **encryption_settings(target),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -50,19 +68,28 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session", params=PROTECTIONS)
+def protection(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 async def database_target(
-    backend: str, tmp_path_factory: pytest.TempPathFactory
+    backend: str, protection: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[DatabaseTarget]:
-    """A migrated database for this backend, shared by the session's tests."""
+    """A migrated database for this backend and protection, shared by the session."""
     if backend == "sqlite":
-        target = sqlite_target(tmp_path_factory.mktemp("sqlite"))
+        target = sqlite_target(tmp_path_factory.mktemp(f"sqlite-{protection}"))
         await asyncio.to_thread(upgrade, target)
+        if protection == "encrypted":
+            _ENCRYPTED_DATABASES.add(_url(target))
         yield target
         return
     async with postgresql_database() as url:
         target = resolve_database_target(url)
         await asyncio.to_thread(upgrade, target)
+        if protection == "encrypted":
+            _ENCRYPTED_DATABASES.add(_url(target))
         yield target
 
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 
 from app.names import PermissionName, RoleName, UserName
 from app.rbac.deps import RbacReader, RbacWriter
-from app.rbac.schemas import Decision, DeleteResult, MembershipOut, PermissionRef, RoleOut
+from app.rbac.schemas import (
+    Decision,
+    DeleteResult,
+    MembershipOut,
+    PermissionRef,
+    RoleBody,
+    RoleOut,
+)
 from app.responses import Bare, Wrapped, bare, problem_examples, wrapped
 
 ERRORS = problem_examples(400, 401, 403)
@@ -20,10 +29,16 @@ router = APIRouter(prefix="/api", responses=ERRORS)
     response_model=Bare[bool],
     tags=["roles"],
     summary="Create a role (idempotent)",
+    description='Optional JSON body `{"description": "..."}`; given for an existing '
+    "role, it replaces the description (encrypted at rest when encryption is on).",
     responses={200: {"content": {"application/json": {"example": {"result": True}}}}},
 )
-async def create_role(role: RoleName, service: RbacWriter) -> Bare[bool]:
-    return bare(await service.create_role(role))
+async def create_role(
+    role: RoleName,
+    service: RbacWriter,
+    body: Annotated[RoleBody | None, Body()] = None,
+) -> Bare[bool]:
+    return bare(await service.create_role(role, body.description if body else None))
 
 
 @router.delete(

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RoleBody(BaseModel):
+    """Optional body of ``POST /api/role/{role}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        examples=["Can publish articles"],
+    )
 
 
 class RoleOut(BaseModel):

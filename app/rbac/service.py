@@ -13,7 +13,7 @@ sorted in Python (ciphertext has no useful order).
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, delete, exists, select
+from sqlalchemy import ColumnElement, delete, exists, select, update
 
 from app.apikeys.service import user_has_live_key
 from app.audit.trail import AuditTrail
@@ -72,7 +72,18 @@ class RbacService:
             "description": self.cipher.seal_description(description),
         }
         created = await insert_ignore(self.session, Role, values, ["tenant_id", "name"])
-        await self.audit.record("CREATE_ROLE", "role", role, details={"created": created})
+        if not created and description is not None:
+            await self.session.execute(
+                update(Role)
+                .where(self.scope.owns(Role), Role.name == role)
+                .values(description=values["description"])
+            )
+        await self.audit.record(
+            "CREATE_ROLE",
+            "role",
+            role,
+            details={"created": created, "description_set": description is not None},
+        )
         return True
 
     async def delete_role(self, role: str) -> bool:
