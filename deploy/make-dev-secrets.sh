@@ -23,6 +23,7 @@ write auth_app_database_url \
   "postgresql://auth_app:$(cat "$dir/auth_app_password")@postgres:5432/auth"
 write auth_key_hash_secret "$(random)"
 write auth_jwt_secret_key "$(random)"
+write auth_metrics_token "$(random)"
 write auth_encryption_key \
   "$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode(), end="")')"
 echo "secrets in $dir: $(cd "$dir" && ls | tr '\n' ' ')"

@@ -128,6 +128,7 @@ def test_secrets_are_files_never_inline_values() -> None:
                 "auth_key_hash_secret": "auth_key_hash_secret",
                 "auth_jwt_secret_key": "auth_jwt_secret_key",
                 "auth_encryption_key": "auth_encryption_key",
+                "auth_metrics_token": "auth_metrics_token",
             },
         ),
         ("migrate", {"auth_database_url": "auth_owner_database_url"}),

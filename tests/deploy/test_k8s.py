@@ -159,5 +159,6 @@ def test_example_secrets_are_placeholders_named_like_settings() -> None:
         "auth_key_hash_secret",
         "auth_jwt_secret_key",
         "auth_encryption_key",
+        "auth_metrics_token",
     }
     assert set(secrets[1]["stringData"]) == {"auth_database_url"}
