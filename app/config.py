@@ -16,10 +16,11 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from limits import parse as parse_limit
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.db_url import DatabaseTarget, resolve_database_target
 
@@ -163,6 +164,80 @@ class Settings(BaseSettings):
         if self.state_dir is not None:
             return self.state_dir.expanduser()
         return self.sqlite_path.parent
+
+    # === edge: rate limiting, CORS, proxies, body size, docs, observability ==========
+    # Used by app/edge and app/production.py; the README's "Edge and observability".
+    debug: bool = False
+    """Development aid: the service's loggers at DEBUG and SQL statements logged
+    (never their parameters). Refused in production."""
+    enable_docs: bool = True
+    """Serve /docs, /redoc and /openapi.json (in production too, unless false)."""
+    log_format: Literal["json", "text"] = "json"
+    metrics_token: SecretStr | None = None
+    """When set, ``GET /metrics`` requires ``Authorization: Bearer <token>``."""
+
+    rate_limit_enabled: bool = True
+    rate_limit_default: str = "6000/minute"
+    """Every request, per tenant (or per client address when unauthenticated)."""
+    rate_limit_write: str = "600/minute"
+    """Additionally, POST/PUT/PATCH/DELETE on /api, per tenant."""
+    rate_limit_role_create: str = "60/minute"
+    """Additionally, POST /api/role/{role}, per tenant."""
+    rate_limit_auth_failures: str = "60/minute"
+    """401 answers per client address; once spent, that address gets 429."""
+    rate_limit_storage_uri: SecretStr = SecretStr("memory://")
+    """``memory://`` (per process) or ``redis://[:password@]host:port/db`` (shared)."""
+    rate_limit_key_prefix: str = "auth-rate-limit"
+    """Prefix of the rate-limit keys in a shared store."""
+
+    allow_cors: bool = False
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma-separated origins allowed when ``AUTH_ALLOW_CORS=true``."""
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1"]
+    )
+    """Comma-separated proxy addresses/networks whose X-Forwarded-For/-Proto count."""
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    """Comma-separated Host names answered (``*.example.com`` wildcards); ``*``: any."""
+    max_body_bytes: int = Field(default=64 * 1024, ge=1)
+
+    @field_validator("cors_origins", "forwarded_allow_ips", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_hosts", mode="after")
+    @classmethod
+    def _check_host_patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            wildcard = pattern.startswith("*") and not pattern.startswith("*.")
+            if pattern != "*" and ("*" in pattern[1:] or wildcard):
+                raise ValueError(
+                    f"AUTH_ALLOWED_HOSTS: {pattern!r} is not a host name, '*' or '*.domain'"
+                )
+        return value
+
+    @field_validator(
+        "rate_limit_default",
+        "rate_limit_write",
+        "rate_limit_role_create",
+        "rate_limit_auth_failures",
+        mode="after",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            parse_limit(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"AUTH_{str(info.field_name).upper()}: {value!r} is not a rate limit "
+                "such as '600/minute' or '5 per minute'"
+            ) from exc
+        return value
+
+    # === end of edge settings ========================================================
 
 
 def load_settings(**overrides: Any) -> Settings:

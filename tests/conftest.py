@@ -47,6 +47,14 @@ def encryption_settings(target: DatabaseTarget) -> dict[str, object]:
     return {}
 
 
+GENEROUS_RATE_LIMITS: dict[str, object] = {
+    "rate_limit_default": "1000000/minute",
+    "rate_limit_write": "1000000/minute",
+    "rate_limit_role_create": "1000000/minute",
+    "rate_limit_auth_failures": "1000000/minute",
+}
+
+
 def make_settings(target: DatabaseTarget, state_dir: Path, **overrides: object) -> Settings:
     """Settings for tests: explicit, never read from a developer's ``.env``."""
     values: dict[str, object] = {
@@ -57,6 +65,9 @@ def make_settings(target: DatabaseTarget, state_dir: Path, **overrides: object) 
         # Core RBAC tests run with strict identity off; tests/identity turns it on per
         # tenant (PUT /api/settings) and checks the server default separately.
         "strict_users_default": False,
+        # The session's tests share one app, one client address and one rate-limit
+        # store: generous budgets here; tests/edge checks the limits on apps of its own.
+        **GENEROUS_RATE_LIMITS,
         **encryption_settings(target),
     }
     values.update(overrides)
