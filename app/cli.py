@@ -31,7 +31,9 @@ from app import __version__
 from app.cli_data import register as register_data_commands
 from app.config import Settings, load_settings
 from app.db import build_engine
+from app.edge.logs import build_log_config, configure_logging
 from app.migrations import SchemaNotCurrent, assert_schema_current, upgrade
+from app.production import ProductionReadinessError, check_production_readiness
 from app.security.cipher import EncryptionConfigError, StoredDataCorrupt
 from app.security.secrets import SecretsError, load_server_secrets
 
@@ -50,6 +52,8 @@ async def _check_schema(settings: Settings) -> None:
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     import uvicorn
 
+    configure_logging(settings)  # start-up and migration messages in the service's format
+    check_production_readiness(settings)  # refuse before binding the port
     load_server_secrets(settings)  # fail before binding the port, and create dev secrets once
     if settings.migrate_on_start:
         upgrade(settings.database)
@@ -62,7 +66,12 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        log_config=build_log_config(settings),
+        access_log=False,  # app.edge.telemetry writes the access line (no query strings)
+        # The application applies X-Forwarded-For/-Proto itself (app.edge), from the same
+        # AUTH_FORWARDED_ALLOW_IPS; uvicorn's copy stays off so they are not applied twice.
         proxy_headers=False,
+        forwarded_allow_ips=",".join(settings.forwarded_allow_ips),
         server_header=False,
     )
     return 0
@@ -166,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (
         SecretsError,
+        ProductionReadinessError,
         SchemaNotCurrent,
         EncryptionConfigError,
         StoredDataCorrupt,

@@ -20,9 +20,11 @@ from app.audit.router import router as audit_router
 from app.config import Settings, load_settings
 from app.db import Database, build_engine
 from app.docs_ui import mount_docs
+from app.edge import install_edge
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
 from app.migrations import assert_schema_current
+from app.production import check_production_readiness
 from app.rbac.access_router import router as access_router
 from app.rbac.router import router as rbac_router
 from app.responses import Problem
@@ -61,6 +63,7 @@ OPENAPI_TAGS = [
 def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_production_readiness(settings)
         secrets = load_server_secrets(settings)
         cipher = build_cipher(settings, secrets)
         engine = build_engine(settings)
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.enable_docs else None,
         lifespan=_lifespan(settings),
         redirect_slashes=False,
     )
@@ -98,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.on_refusal = audit_refusal
     install_error_handlers(app)
     app.add_middleware(ClientKeyGate)
+    install_edge(app, settings)
     app.include_router(health_router)
     app.include_router(access_router)
     app.include_router(rbac_router)
@@ -105,7 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tenants_router)
     app.include_router(tokens_router)
     app.include_router(audit_router)
-    mount_docs(app, title=TITLE)
+    if settings.enable_docs:
+        mount_docs(app, title=TITLE)
     _register_problem_schema(app)
     return app
 

@@ -21,6 +21,7 @@ from app.apikeys.schemas import (
 )
 from app.apikeys.service import ApiKeyService, KeyRecord, ValidatedKey
 from app.deps import AuditDep, PrincipalDep, ScopeDep, StateDep, WriterDep
+from app.edge.context import DecisionKind, record_decision
 from app.names import KeyId, UserName
 from app.rbac.deps import RbacReader
 from app.responses import Wrapped, problem_examples, wrapped
@@ -150,6 +151,7 @@ async def check_key_permission(
         return wrapped(invalid, "API key permission check completed")
     key = _key(result)
     allowed = await rbac.user_has_permission(key.user, body.permission)
+    record_decision(DecisionKind.CHECK_PERMISSION, allowed)
     answer = ValidKeyPermission(**_valid(key).model_dump(), has_permission=allowed)
     return wrapped(answer, "API key permission check completed")
 

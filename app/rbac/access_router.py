@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.edge.context import DecisionKind, record_decision
 from app.names import PermissionName, UserName, WorkflowName
 from app.rbac.deps import RbacReader
 from app.rbac.schemas import (
@@ -30,6 +31,7 @@ async def has_permission(
     user: UserName, name: PermissionName, service: RbacReader
 ) -> Wrapped[Decision]:
     allowed, reason = await service.decide(user, name)
+    record_decision(DecisionKind.HAS_PERMISSION, allowed)
     return wrapped(
         Decision(has_permission=allowed, reason=reason),
         f"Permission check for user '{user}' and permission '{name}' completed",
@@ -83,6 +85,7 @@ async def can_run_workflow(
     user: UserName, workflow: WorkflowName, service: RbacReader
 ) -> Wrapped[Decision]:
     allowed, reason = await service.decide(user, workflow)
+    record_decision(DecisionKind.CAN_RUN, allowed)
     return wrapped(
         Decision(has_permission=allowed, reason=reason),
         f"Workflow permission check for user '{user}' and workflow '{workflow}' completed",

@@ -1,0 +1,72 @@
+"""The service's edge: what happens to a request before a route sees it, and the
+observability around it. :func:`install_edge` wires it all; ``create_app`` calls it
+after adding the client-key gate.
+
+Order, outermost first (every refusal below is problem+json):
+
+1. :mod:`~app.edge.request_id`: accepts or mints ``X-Request-ID``, echoes it, and
+   publishes it to every log line of the request.
+2. :mod:`~app.edge.telemetry`: the access log line and the request metrics.
+3. :mod:`~app.edge.headers`: security headers on every response.
+
+   These three wrap Starlette's ``ServerErrorMiddleware``, so an unexpected 500
+   still carries the request id and the security headers, and is logged and
+   counted. Everything below runs inside it, as ordinary middleware:
+
+4. uvicorn's ``ProxyHeadersMiddleware``: ``X-Forwarded-For``/``-Proto`` from
+   ``AUTH_FORWARDED_ALLOW_IPS`` only.
+5. :mod:`~app.edge.hosts`: ``AUTH_ALLOWED_HOSTS`` (400).
+6. :mod:`~app.edge.body_limit`: ``AUTH_MAX_BODY_BYTES`` (413).
+7. :mod:`~app.edge.cors`: when ``AUTH_ALLOW_CORS`` (answers preflights itself).
+8. :mod:`~app.edge.rate_limit`: when ``AUTH_RATE_LIMIT_ENABLED`` (429).
+9. the client-key gate (:mod:`app.security.gate`), then the routes.
+
+``GET /metrics`` (:mod:`~app.edge.metrics`) is added here too.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from app.config import Settings
+from app.edge.body_limit import BodySizeLimitMiddleware
+from app.edge.cors import ServiceCORSMiddleware
+from app.edge.headers import SecurityHeadersMiddleware, docs_policies
+from app.edge.hosts import AllowedHostsMiddleware
+from app.edge.metrics import Metrics, install_metrics_route
+from app.edge.rate_limit import RateLimitMiddleware, RateLimits
+from app.edge.request_id import RequestIdMiddleware
+from app.edge.telemetry import TelemetryMiddleware
+
+__all__ = ["install_edge"]
+
+
+def install_edge(app: FastAPI, settings: Settings) -> None:
+    rate_limits = RateLimits(settings) if settings.rate_limit_enabled else None
+    metrics = Metrics(app, rate_limits)
+    app.state.rate_limits = rate_limits
+    app.state.limiter = None if rate_limits is None else rate_limits.limiter
+    app.state.metrics = metrics
+
+    # add_middleware puts each new layer outside the previous ones: innermost first.
+    if rate_limits is not None:
+        app.add_middleware(RateLimitMiddleware, limits=rate_limits)
+    if settings.allow_cors:
+        app.add_middleware(ServiceCORSMiddleware, origins=settings.cors_origins)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
+
+    token = None if settings.metrics_token is None else settings.metrics_token.get_secret_value()
+    install_metrics_route(app, metrics, token)
+
+    page_policies = docs_policies()
+    build_inner_stack = app.build_middleware_stack
+
+    def build_middleware_stack() -> ASGIApp:
+        inner = SecurityHeadersMiddleware(build_inner_stack(), page_policies=page_policies)
+        return RequestIdMiddleware(TelemetryMiddleware(inner, metrics=metrics))
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]

@@ -1,0 +1,78 @@
+"""The per-request context shared by the edge layers, the routes and the log lines.
+
+One :class:`RequestContext` per HTTP request, created by the outermost middleware
+(:mod:`app.edge.request_id`) and published in a :class:`~contextvars.ContextVar`, so
+every log line written while the request runs carries its ``request_id`` (see
+:mod:`app.edge.logs`), and a route can note the decision it made without taking the
+``Request`` as a parameter (:func:`record_decision`); the telemetry middleware counts
+it once the response is complete.
+
+The context object is mutable and shared by reference: a task group or a worker
+thread that copies the context still sees (and updates) the same object.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+class DecisionKind(StrEnum):
+    HAS_PERMISSION = "has_permission"
+    CAN_RUN = "can_run"
+    CHECK_PERMISSION = "check_permission"
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    decision: tuple[DecisionKind, bool] | None = None
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("auth_request_context", default=None)
+
+
+def accept_request_id(value: str | None) -> str:
+    """The caller's ``X-Request-ID`` when it is 1-128 characters of ``[A-Za-z0-9._-]``;
+    otherwise a new UUID4 (an invalid id is replaced, never echoed)."""
+    if value is not None and _VALID_REQUEST_ID.fullmatch(value):
+        return value
+    return str(uuid.uuid4())
+
+
+def enter(context: RequestContext) -> Token[RequestContext | None]:
+    return _current.set(context)
+
+
+def leave(token: Token[RequestContext | None]) -> None:
+    _current.reset(token)
+
+
+def current() -> RequestContext | None:
+    return _current.get()
+
+
+def current_request_id() -> str | None:
+    context = _current.get()
+    return None if context is None else context.request_id
+
+
+def client_address(scope: Mapping[str, Any]) -> str:
+    """The client's address as the application sees it (after trusted proxy headers)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def record_decision(kind: DecisionKind, allowed: bool) -> None:
+    """Note the authorization decision this request answered (counted in /metrics)."""
+    context = _current.get()
+    if context is not None:
+        context.decision = (kind, allowed)

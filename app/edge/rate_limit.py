@@ -1,0 +1,286 @@
+"""Rate limiting: per-tenant budgets, a per-IP budget for failed authentication.
+
+Engine: slowapi's :class:`~slowapi.Limiter` builds the ``limits`` storage from
+``AUTH_RATE_LIMIT_STORAGE_URI`` (``memory://`` per process, ``redis://...`` shared by
+every worker and replica) and the fixed-window strategy; the checks run in the pure
+ASGI :class:`RateLimitMiddleware` below, in front of the client-key gate, because the
+failed-authentication budget must refuse *before* authentication and every refusal
+must be problem+json. Storage calls to a networked store run in a worker thread, so a
+slow store never blocks the event loop.
+
+Who is counted (the *identity*), never the raw credential:
+
+* a client key: its keyed hash (HMAC-SHA256 under ``AUTH_KEY_HASH_SECRET``, the value
+  the tenant is stored under), ``key:<hash>``;
+* an access token whose signature and claims verify: its tenant, ``tenant:<id>``;
+* anything else (no or bad credential, public routes): the client address,
+  ``ip:<address>`` (after trusted proxy headers).
+
+Budgets, each a ``limits`` string such as ``600/minute``:
+
+* ``AUTH_RATE_LIMIT_DEFAULT``: every request of an identity;
+* ``AUTH_RATE_LIMIT_WRITE``: additionally, POST/PUT/PATCH/DELETE on ``/api``;
+* ``AUTH_RATE_LIMIT_ROLE_CREATE``: additionally, ``POST /api/role/{role}``;
+* ``AUTH_RATE_LIMIT_AUTH_FAILURES``: per client address, every 401 answer consumes
+  one; once spent, every request from that address is refused before authentication
+  until the window ends.
+
+Refusals are 429 problem+json with ``Retry-After`` (seconds) and ``X-RateLimit-Limit``,
+``X-RateLimit-Remaining`` (0) and ``X-RateLimit-Reset`` (Unix time of the window's
+end). ``/ping``, ``/health``, ``/metrics`` and the documentation are never limited.
+
+Storage failure (Redis down): the limiter fails *open*, for rate limiting only.
+Requests pass unchecked, the outage is logged once when it starts and once when it
+ends, and counted (:meth:`RateLimits.snapshot`). While down, the store is retried at
+most every :data:`STORAGE_RETRY_SECONDS`. Authorization itself never depends on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from limits import RateLimitItem, parse
+from limits.errors import StorageError
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import Settings
+from app.edge.context import client_address
+from app.errors import problem_response
+from app.security.credentials import (
+    CredentialKind,
+    MalformedCredential,
+    MissingCredential,
+    hash_client_key,
+    parse_authorization,
+)
+from app.tokens.codec import TokenRejected, TokenType
+
+logger = logging.getLogger("app.edge.rate_limit")
+
+T = TypeVar("T")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+EXEMPT_PATHS = frozenset(
+    {"/ping", "/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
+EXEMPT_PREFIXES = ("/docs-static/",)
+_ROLE_PATH = re.compile(r"/api/role/[^/]+")
+STORAGE_RETRY_SECONDS = 5.0
+STORAGE_TIMEOUT_SECONDS = 0.5
+_REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://", "redis+sentinel://", "redis+cluster://")
+
+
+class LimitName(StrEnum):
+    DEFAULT = "default"
+    WRITE = "write"
+    ROLE_CREATE = "role_create"
+    AUTH_FAILURES = "auth_failures"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    name: LimitName
+    limit: RateLimitItem
+    reset_at: float
+
+
+def is_exempt(path: str) -> bool:
+    return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
+
+
+def _storage_options(uri: str, key_prefix: str) -> dict[str, Any]:
+    options: dict[str, Any] = {"wrap_exceptions": True}
+    if uri.startswith(_REDIS_SCHEMES):
+        options.update(
+            key_prefix=key_prefix,
+            socket_connect_timeout=STORAGE_TIMEOUT_SECONDS,
+            socket_timeout=STORAGE_TIMEOUT_SECONDS,
+        )
+    return options
+
+
+class RateLimits:
+    """The configured budgets, the shared counters and the storage's health."""
+
+    def __init__(self, settings: Settings) -> None:
+        uri = settings.rate_limit_storage_uri.get_secret_value()
+        self.limiter = Limiter(
+            key_func=get_remote_address,
+            storage_uri=uri,
+            storage_options=_storage_options(uri, settings.rate_limit_key_prefix),
+            strategy="fixed-window",
+        )
+        self.default = parse(settings.rate_limit_default)
+        self.write = parse(settings.rate_limit_write)
+        self.role_create = parse(settings.rate_limit_role_create)
+        self.auth_failures = parse(settings.rate_limit_auth_failures)
+        self._offload = not uri.startswith("memory://")
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        self.refused: Counter[LimitName] = Counter()
+        self.unchecked = 0
+        self.storage_errors = 0
+
+    # --- the checks (synchronous: they run inline or in a worker thread) ----------
+
+    def _applicable(self, method: str, path: str) -> list[tuple[LimitName, RateLimitItem]]:
+        limits = [(LimitName.DEFAULT, self.default)]
+        if method in WRITE_METHODS and path.startswith("/api/"):
+            limits.append((LimitName.WRITE, self.write))
+            if method == "POST" and _ROLE_PATH.fullmatch(path):
+                limits.append((LimitName.ROLE_CREATE, self.role_create))
+        return limits
+
+    def _check(self, identity: str, address: str, method: str, path: str) -> Refusal | None:
+        strategy = self.limiter.limiter
+        failures = (LimitName.AUTH_FAILURES.value, address)
+        if not strategy.test(self.auth_failures, *failures):
+            reset_at = strategy.get_window_stats(self.auth_failures, *failures).reset_time
+            return Refusal(LimitName.AUTH_FAILURES, self.auth_failures, reset_at)
+        for name, item in self._applicable(method, path):
+            if not strategy.hit(item, name.value, identity):
+                reset_at = strategy.get_window_stats(item, name.value, identity).reset_time
+                return Refusal(name, item, reset_at)
+        return None
+
+    def _record_failure(self, address: str) -> None:
+        self.limiter.limiter.hit(self.auth_failures, LimitName.AUTH_FAILURES.value, address)
+
+    # --- fail-open wrapper ---------------------------------------------------------
+
+    async def _guarded(self, call: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
+        """``(True, result)``, or ``(False, None)`` when the store failed or is
+        known to be down (the caller then fails open)."""
+        now = time.monotonic()
+        if self._down_since is not None and now < self._retry_at:
+            return False, None
+        try:
+            result = await run_in_threadpool(call, *args) if self._offload else call(*args)
+        except (StorageError, OSError) as exc:
+            self.storage_errors += 1
+            self._retry_at = now + STORAGE_RETRY_SECONDS
+            if self._down_since is None:
+                self._down_since = now
+                logger.warning(
+                    "rate limit storage unreachable: requests pass unchecked until it answers",
+                    extra={"event": "rate_limit_storage_down", "error": str(exc)},
+                )
+            return False, None
+        if self._down_since is not None:
+            logger.info(
+                "rate limit storage answers again: limits apply",
+                extra={
+                    "event": "rate_limit_storage_recovered",
+                    "outage_seconds": round(now - self._down_since, 3),
+                },
+            )
+            self._down_since = None
+        return True, result
+
+    async def check(self, identity: str, address: str, method: str, path: str) -> Refusal | None:
+        """The refusal for this request, or ``None`` (also when the store is down)."""
+        checked, refusal = await self._guarded(self._check, identity, address, method, path)
+        if not checked:
+            self.unchecked += 1
+        elif refusal is not None:
+            self.refused[refusal.name] += 1
+        return refusal
+
+    async def record_auth_failure(self, address: str) -> None:
+        await self._guarded(self._record_failure, address)
+
+    @property
+    def storage_available(self) -> bool:
+        return self._down_since is None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "refused": {name.value: self.refused[name] for name in LimitName},
+            "unchecked": self.unchecked,
+            "storage_errors": self.storage_errors,
+            "storage_available": self.storage_available,
+        }
+
+
+def _authorization(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
+def request_identity(scope: Scope, address: str) -> str:
+    """Whom this request is counted against (see the module docstring)."""
+    state = getattr(getattr(scope.get("app"), "state", None), "auth", None)
+    header = _authorization(scope)
+    if state is None or header is None:
+        return f"ip:{address}"
+    try:
+        credential = parse_authorization(header)
+    except (MissingCredential, MalformedCredential):
+        return f"ip:{address}"
+    if credential.kind is CredentialKind.CLIENT_KEY:
+        return "key:" + hash_client_key(credential.value, state.secrets.key_hash)[:32]
+    try:
+        claims = state.tokens.verify(credential.value, TokenType.ACCESS)
+    except TokenRejected:
+        return f"ip:{address}"
+    return f"tenant:{claims.tenant_id}"
+
+
+def too_many_requests(refusal: Refusal, now: float | None = None) -> JSONResponse:
+    now = time.time() if now is None else now
+    retry_after = max(1, math.ceil(refusal.reset_at - now))
+    what = (
+        "Too many failed authentications from this address"
+        if refusal.name is LimitName.AUTH_FAILURES
+        else "Rate limit exceeded"
+    )
+    return problem_response(
+        429,
+        f"{what} ({refusal.limit}); retry after {retry_after} seconds.",
+        slug="rate-limited",
+        headers={
+            "Retry-After": str(retry_after),
+            "X-RateLimit-Limit": str(refusal.limit.amount),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(math.ceil(refusal.reset_at)),
+        },
+        extra={"limit": refusal.name.value},
+    )
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, limits: RateLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or is_exempt(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        address = client_address(scope)
+        identity = request_identity(scope, address)
+        refusal = await self.limits.check(identity, address, scope["method"], scope["path"])
+        if refusal is not None:
+            await too_many_requests(refusal)(scope, receive, send)
+            return
+
+        async def send_counting_failures(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                await self.limits.record_auth_failure(address)
+            await send(message)
+
+        await self.app(scope, receive, send_counting_failures)
