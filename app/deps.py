@@ -72,8 +72,11 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-async def get_session(request: Request, database: DatabaseDep) -> AsyncIterator[AsyncSession]:
-    async with database.session(write=request.method not in READ_METHODS) as session:
+async def get_session(request: Request, state: StateDep) -> AsyncIterator[AsyncSession]:
+    # Audited decisions write a row: open them as writers so SQLite never has to
+    # upgrade a read snapshot to a write lock (which fails instead of waiting).
+    write = request.method not in READ_METHODS or state.settings.audit_permission_checks
+    async with state.database.session(write=write) as session:
         yield session
         await session.commit()
 
