@@ -128,6 +128,13 @@ async def test_database_holds_no_plaintext_secret(api: httpx.AsyncClient, app: F
     assert row.key_prefix == secret[:12]
     assert all(secret not in str(value) for value in columns.values())
     assert all(secret[12:] not in str(value) for value in columns.values())
+    answers = [
+        await api.get("/api/apikeys/user/alice"),
+        await api.post("/api/apikeys/validate", json={"api_key": secret}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200
+        assert row.key_hash not in answer.text
 
 
 async def test_25_active_keys_then_400(api: httpx.AsyncClient, app: FastAPI) -> None:

@@ -90,17 +90,12 @@ async def test_patch_of_an_unknown_key_is_404(api: httpx.AsyncClient) -> None:
     assert_problem(await patch(api, str(uuid.uuid4()), _in(timedelta(days=1))), 404)
 
 
-@pytest.mark.parametrize(
-    "key_id",
-    [
-        pytest.param("not-a-key", id="word"),
-        pytest.param(str(uuid.uuid1()), id="uuid1"),
-        pytest.param(str(uuid.uuid4())[:-1], id="truncated"),
-    ],
-)
-async def test_malformed_key_id_is_400(api: httpx.AsyncClient, key_id: str) -> None:
-    assert_problem(await patch(api, key_id, _in(timedelta(days=1))), 400)
-    assert_problem(await api.delete(f"/api/apikeys/user/alice/{key_id}"), 400)
+async def test_malformed_key_id_is_400(api: httpx.AsyncClient) -> None:
+    for key_id in ("not-a-key", str(uuid.uuid1()), str(uuid.uuid4())[:-1], "0" * 36):
+        response = await patch(api, key_id, _in(timedelta(days=1)))
+        assert response.status_code == 400, key_id
+        assert_problem(response, 400)
+        assert_problem(await api.delete(f"/api/apikeys/user/alice/{key_id}"), 400)
 
 
 async def test_delete_is_idempotent(api: httpx.AsyncClient) -> None:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
@@ -55,17 +54,9 @@ async def test_valid_key_with_expiry(api: httpx.AsyncClient) -> None:
     assert datetime.fromisoformat(data["expires_at"]) == expires_at
 
 
-@pytest.mark.parametrize(
-    "secret",
-    [
-        pytest.param("rak_" + "A" * 43, id="well-formed"),
-        pytest.param("rak_short", id="short"),
-        pytest.param("rrk_" + "A" * 43, id="rotate-key-shape"),
-        pytest.param("anything at all", id="garbage"),
-    ],
-)
-async def test_unknown_key(api: httpx.AsyncClient, secret: str) -> None:
-    assert_wrapped(await validate(api, secret), UNKNOWN)
+async def test_unknown_key(api: httpx.AsyncClient) -> None:
+    for secret in ("rak_" + "A" * 43, "rak_short", "rrk_" + "A" * 43, "anything at all"):
+        assert_wrapped(await validate(api, secret), UNKNOWN)
 
 
 async def test_revoked_key(api: httpx.AsyncClient) -> None:

@@ -6,13 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
 from app.models import ApiKey
 from tests.api.helpers import assert_bare, assert_wrapped
-from tests.identity.helpers import db_session
+from tests.identity.helpers import SecretWatch, db_session, issue_tokens, watched_client
 from tests.identity.test_apikeys_create import create
 
 BLOCKED = {"has_permission": False, "reason": "user_not_key_backed"}
@@ -136,25 +135,17 @@ async def test_another_users_key_does_not_count(api: httpx.AsyncClient) -> None:
     await _assert_blocked(api)
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "expected"),
-    [
-        pytest.param(
-            "GET", "/api/user_roles/alice", [{"user": "alice", "role": "editors"}], id="ur"
-        ),
-        pytest.param("GET", "/api/members/editors", [{"user": "alice", "role": "editors"}], id="m"),
-        pytest.param(
-            "GET", "/api/which_users_can/publish", [{"user": "alice", "role": "editors"}], id="wuc"
-        ),
-        pytest.param("GET", "/api/which_roles_can/publish", [{"role": "editors"}], id="wrc"),
-        pytest.param("GET", "/api/permission/editors/publish", True, id="role-permission"),
-    ],
-)
-async def test_listings_are_never_gated(
-    api: httpx.AsyncClient, method: str, path: str, expected: object
-) -> None:
+async def test_listings_are_never_gated(api: httpx.AsyncClient) -> None:
     await _setup(api)
-    assert_bare(await api.request(method, path), expected)
+    alice = [{"user": "alice", "role": "editors"}]
+    for path, expected in (
+        ("/api/user_roles/alice", alice),
+        ("/api/members/editors", alice),
+        ("/api/which_users_can/publish", alice),
+        ("/api/which_roles_can/publish", [{"role": "editors"}]),
+        ("/api/permission/editors/publish", True),
+    ):
+        assert_bare(await api.get(path), expected)
 
 
 async def test_workflow_listing_and_keys_are_never_gated(api: httpx.AsyncClient) -> None:
@@ -175,3 +166,14 @@ async def test_deletes_are_never_gated(api: httpx.AsyncClient) -> None:
     assert_bare(await api.delete("/api/permission/editors/publish"), True)
     response = await api.delete("/api/role/editors")
     assert_wrapped(response, {"result": True})
+
+
+async def test_strict_identity_applies_to_access_tokens(
+    api: httpx.AsyncClient, app: FastAPI, watch: SecretWatch
+) -> None:
+    await _setup(api)
+    tokens = await issue_tokens(api, "check")
+    async with watched_client(app, watch, tokens["access_token"]) as http:
+        await _assert_blocked(http)
+        await create(api, "alice")
+        await _assert_allowed(http)

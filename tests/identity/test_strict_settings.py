@@ -69,26 +69,24 @@ async def test_put_toggles(api: httpx.AsyncClient, app: FastAPI, watch: SecretWa
         assert_wrapped(await other.get("/api/settings"), {"strict_users": False})
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        pytest.param({"strict_users": "yes"}, id="yes"),
-        pytest.param({"strict_users": "true"}, id="string-true"),
-        pytest.param({"strict_users": 1}, id="one"),
-        pytest.param({"strict_users": 0}, id="zero"),
-        pytest.param({"strict_users": None}, id="null"),
-        pytest.param({"strict_users": True, "other": 1}, id="extra-field"),
-        pytest.param({}, id="empty"),
-        pytest.param([True], id="array"),
-    ],
-)
-async def test_put_refuses_non_booleans(api: httpx.AsyncClient, body: object) -> None:
-    assert_problem(await api.put("/api/settings", json=body), 400)
-    assert_wrapped(await api.get("/api/settings"), {"strict_users": False})
-
-
-@pytest.mark.parametrize("content", [b"", b"{", b"true"])
-async def test_put_refuses_malformed_bodies(api: httpx.AsyncClient, content: bytes) -> None:
-    headers = {"Content-Type": "application/json"}
-    assert_problem(await api.put("/api/settings", content=content, headers=headers), 400)
+async def test_put_refuses_non_booleans(api: httpx.AsyncClient) -> None:
+    bodies: list[object] = [
+        {"strict_users": "yes"},
+        {"strict_users": "true"},
+        {"strict_users": 1},
+        {"strict_users": 0},
+        {"strict_users": None},
+        {"strict_users": True, "other": 1},
+        {},
+        [True],
+    ]
+    for body in bodies:
+        response = await api.put("/api/settings", json=body)
+        assert response.status_code == 400, body
+        assert_problem(response, 400)
+    for content in (b"", b"{", b"true"):
+        headers = {"Content-Type": "application/json"}
+        response = await api.put("/api/settings", content=content, headers=headers)
+        assert response.status_code == 400, content
+        assert_problem(response, 400)
     assert_wrapped(await api.get("/api/settings"), {"strict_users": False})

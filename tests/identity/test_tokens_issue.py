@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from typing import Any
 
 import httpx
@@ -94,22 +95,16 @@ async def test_tokens_are_new_each_time(api: httpx.AsyncClient) -> None:
     assert claims_of(first["access_token"])["fam"] != claims_of(second["access_token"])["fam"]
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        pytest.param({"scope": "root"}, id="unknown-scope"),
-        pytest.param({"scope": "check", "extra": 1}, id="extra-field"),
-        pytest.param({"scope": 5}, id="wrong-type"),
-    ],
-)
-async def test_bad_json_body_is_400(api: httpx.AsyncClient, body: dict[str, object]) -> None:
-    assert_problem(await api.post("/api/token", json=body), 400)
-
-
-@pytest.mark.parametrize("content", [b"[]", b"{", b'"check"'])
-async def test_malformed_json_is_400(api: httpx.AsyncClient, content: bytes) -> None:
-    headers = {"Content-Type": "application/json"}
-    assert_problem(await api.post("/api/token", content=content, headers=headers), 400)
+async def test_bad_json_body_is_400(api: httpx.AsyncClient) -> None:
+    for body in ({"scope": "root"}, {"scope": "check", "extra": 1}, {"scope": 5}):
+        response = await api.post("/api/token", json=body)
+        assert response.status_code == 400, body
+        assert_problem(response, 400)
+    for content in (b"[]", b"{", b'"check"'):
+        headers = {"Content-Type": "application/json"}
+        response = await api.post("/api/token", content=content, headers=headers)
+        assert response.status_code == 400, content
+        assert_problem(response, 400)
 
 
 async def test_bad_form_is_400(client: httpx.AsyncClient, client_key: str) -> None:
@@ -127,11 +122,11 @@ async def test_missing_client_key_is_401(client: httpx.AsyncClient) -> None:
     assert_unauthorized(await client.post("/api/token", data=form))
 
 
-@pytest.mark.parametrize("secret", ["not-a-uuid-but-long-enough", "0" * 36])
-async def test_malformed_client_key_is_401(client: httpx.AsyncClient, secret: str) -> None:
-    form = {"grant_type": "client_credentials", "client_secret": secret}
-    assert_unauthorized(await client.post("/api/token", data=form))
-    assert_unauthorized(await client.post("/api/token", headers=_basic("", secret)))
+async def test_malformed_client_key_is_401(client: httpx.AsyncClient) -> None:
+    for secret in ("not-a-uuid-but-long-enough", "0" * 36, str(uuid.uuid1())):
+        form = {"grant_type": "client_credentials", "client_secret": secret}
+        assert_unauthorized(await client.post("/api/token", data=form))
+        assert_unauthorized(await client.post("/api/token", headers=_basic("", secret)))
 
 
 async def test_a_token_cannot_obtain_a_token(api: httpx.AsyncClient) -> None:

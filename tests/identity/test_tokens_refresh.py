@@ -78,41 +78,26 @@ async def test_revoke_with_the_form(client: httpx.AsyncClient, api: httpx.AsyncC
     assert not await _works(api, tokens["access_token"])
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        pytest.param("not-a-token", id="garbage"),
-        pytest.param("a.b.c", id="jwt-shaped"),
-        pytest.param("0f8fad5b-d9cb-469f-a165-70867728950e", id="client-key"),
-    ],
-)
-async def test_revoke_always_answers_200(client: httpx.AsyncClient, token: str) -> None:
-    assert_bare(await client.post("/api/token/revoke", json={"token": token}), True)
+async def test_revoke_always_answers_200(client: httpx.AsyncClient) -> None:
+    for token in ("not-a-token", "a.b.c", "0f8fad5b-d9cb-469f-a165-70867728950e"):
+        assert_bare(await client.post("/api/token/revoke", json={"token": token}), True)
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        pytest.param({}, id="missing"),
-        pytest.param({"token": ""}, id="empty"),
-        pytest.param({"token": 5}, id="wrong-type"),
-        pytest.param({"token": "x", "extra": 1}, id="extra-field"),
-    ],
-)
-async def test_revoke_needs_a_token_field(client: httpx.AsyncClient, body: object) -> None:
-    assert_problem(await client.post("/api/token/revoke", json=body), 400)
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        pytest.param({}, id="missing"),
-        pytest.param({"refresh_token": 5}, id="wrong-type"),
-        pytest.param({"refresh_token": "x", "extra": 1}, id="extra-field"),
-    ],
-)
-async def test_refresh_body_errors_are_400(client: httpx.AsyncClient, body: object) -> None:
-    assert_problem(await client.post("/api/token/refresh", json=body), 400)
+async def test_body_errors_are_400(client: httpx.AsyncClient) -> None:
+    cases: list[tuple[str, object]] = [
+        ("/api/token/revoke", {}),
+        ("/api/token/revoke", {"token": ""}),
+        ("/api/token/revoke", {"token": 5}),
+        ("/api/token/revoke", {"token": "x", "extra": 1}),
+        ("/api/token/refresh", {}),
+        ("/api/token/refresh", {"refresh_token": 5}),
+        ("/api/token/refresh", {"refresh_token": "x", "extra": 1}),
+        ("/api/token/refresh", ["x"]),
+    ]
+    for path, body in cases:
+        response = await client.post(path, json=body)
+        assert response.status_code == 400, (path, body)
+        assert_problem(response, 400)
 
 
 async def test_an_access_token_cannot_refresh(api: httpx.AsyncClient) -> None:
