@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validate deploy/nginx/auth.conf (or $AUTH_NGINX_CONF) with `nginx -t`, loaded as the
+# Validate deploy/nginx/auth.conf (or $NGINX_CONF) with `nginx -t`, loaded as the
 # nginx image loads it: an http block that includes the file verbatim, a throwaway
 # certificate, everything in a temporary directory. Exit status is nginx's.
 #
@@ -15,7 +15,7 @@ nginx_bin="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$here/make-dev-cert.sh" "$work/certs" localhost >/dev/null
-conf="${AUTH_NGINX_CONF:-$here/auth.conf}"
+conf="${NGINX_CONF:-$here/auth.conf}"
 cp "$conf" "$work/auth.conf"
 cat > "$work/nginx.conf" <<CONF
 worker_processes 1;

@@ -6,12 +6,12 @@
 # psql connects as the image's entrypoint arranges (local socket, $POSTGRES_USER);
 # PGHOST and friends are honoured, so the script also runs outside the image.
 set -eu
-secrets="${AUTH_SECRETS_DIR:-/run/secrets}"
+secrets="${SECRETS_DIR:-/run/secrets}"
 psql --no-psqlrc --username "${POSTGRES_USER:-postgres}" --dbname postgres \
   -v ON_ERROR_STOP=1 \
-  -v dbname="${AUTH_DB_NAME:-auth}" \
-  -v owner_role="${AUTH_OWNER_ROLE:-auth_owner}" \
-  -v app_role="${AUTH_APP_ROLE:-auth_app}" \
+  -v dbname="${DB_NAME:-auth}" \
+  -v owner_role="${OWNER_ROLE:-auth_owner}" \
+  -v app_role="${APP_ROLE:-auth_app}" \
   -v owner_password="$(cat "$secrets/auth_owner_password")" \
   -v app_password="$(cat "$secrets/auth_app_password")" \
-  -f "${AUTH_ROLES_SQL:-/etc/auth/roles.sql}"
+  -f "${ROLES_SQL:-/etc/auth/roles.sql}"

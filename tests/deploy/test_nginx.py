@@ -35,7 +35,7 @@ def nginx_binary() -> str:
 def run_check(*args: str, conf: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NGINX": nginx_binary()}
     if conf is not None:
-        env["AUTH_NGINX_CONF"] = str(conf)
+        env["NGINX_CONF"] = str(conf)
     return subprocess.run(
         ["bash", str(NGINX_DIR / "check.sh"), *args],
         capture_output=True,

@@ -226,11 +226,11 @@ async def test_compose_init_hook_creates_the_database_and_roles(tmp_path: Path) 
             "PGHOST": str(admin.host),
             "PGPORT": str(admin.port or 5432),
             "POSTGRES_USER": str(admin.username),
-            "AUTH_DB_NAME": dbname,
-            "AUTH_OWNER_ROLE": owner,
-            "AUTH_APP_ROLE": app_role,
-            "AUTH_SECRETS_DIR": str(secrets_dir),
-            "AUTH_ROLES_SQL": str(ROLES_SQL),
+            "DB_NAME": dbname,
+            "OWNER_ROLE": owner,
+            "APP_ROLE": app_role,
+            "SECRETS_DIR": str(secrets_dir),
+            "ROLES_SQL": str(ROLES_SQL),
         }
         try:
             result = await asyncio.to_thread(
