@@ -10,11 +10,13 @@ an inner layer set:
   ``Strict-Transport-Security: max-age=31536000; includeSubDomains``,
   ``Referrer-Policy: no-referrer``.
 * ``Content-Security-Policy: default-src 'self'`` everywhere except the three
-  documentation pages, which get the narrowest policy under which they render:
-  Swagger UI and ReDoc need inline styles (React / styled-components) and ``data:``
-  images; ReDoc runs its search index in a ``blob:`` worker; the OAuth2 redirect page is
-  FastAPI's page with one inline script, allowed by its SHA-256 hash only. No page
-  allows inline or remote scripts.
+  documentation pages, which get the narrowest policy under which they render (checked
+  in headless Chromium, ``tests/edge/test_docs_browser.py``): Swagger UI needs ``data:``
+  images (its stylesheet's icons); ReDoc needs ``data:`` images, inline styles
+  (styled-components) and a ``blob:`` worker (its search index); the OAuth2 redirect
+  page is FastAPI's page with one inline script, allowed by its SHA-256 hash only. No
+  page allows inline or remote scripts, and nothing loads from another origin (ReDoc's
+  remote "Redocly" logo is blocked on purpose).
 * ``Cache-Control: no-store`` on ``/api`` answers: they are tenant data or secrets.
 """
 
@@ -30,13 +32,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_CSP = "default-src 'self'"
-_DOCS_COMMON = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
+_DOCS_BASE = "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+SWAGGER_UI_CSP = f"default-src 'self'; img-src 'self' data:; {_DOCS_BASE}"
+REDOC_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    f"worker-src 'self' blob:; {_DOCS_BASE}"
 )
-SWAGGER_UI_CSP = _DOCS_COMMON
-REDOC_CSP = f"{_DOCS_COMMON}; worker-src 'self' blob:"
 
 STATIC_HEADERS: dict[str, str] = {
     "X-Content-Type-Options": "nosniff",
