@@ -30,14 +30,13 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /srv/auth
-# README.md* : the readme is optional for the build (a glob may match nothing).
-COPY pyproject.toml README.md* ./
+COPY pyproject.toml README.md ./
 COPY alembic.ini ./
 COPY alembic ./alembic
 COPY app ./app
 
-RUN pip install --upgrade pip setuptools wheel \
-    && pip install -e . \
+# Build isolation brings the setuptools that pyproject.toml asks for.
+RUN pip install -e . \
     && python -m compileall -q /srv/auth/app /srv/auth/alembic \
     && auth-server --version
 
