@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -12,8 +12,11 @@ from tests.identity.helpers import SecretWatch, watched_client
 
 
 @pytest.fixture
-def watch() -> SecretWatch:
-    return SecretWatch()
+def watch() -> Iterator[SecretWatch]:
+    """The test's secret watch; a test that asked for it must have been answered."""
+    watcher = SecretWatch()
+    yield watcher
+    assert watcher.answers > 0
 
 
 @pytest.fixture

@@ -77,9 +77,7 @@ class SecretWatch:
     def __init__(self) -> None:
         self.known: set[str] = set()
         self.answers = 0
-
-    def remember(self, *secrets: str) -> None:
-        self.known.update(secrets)
+        """How many answers were checked."""
 
     async def __call__(self, response: httpx.Response) -> None:
         await response.aread()

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.api.helpers import assert_bare, assert_wrapped
-from tests.identity.helpers import SecretWatch, assert_unauthorized, watched_client
+from tests.identity.helpers import SecretWatch, assert_unauthorized, new_key, watched_client
 
 WRITES = 40
 STAGGER = 0.01
@@ -28,11 +28,15 @@ async def _later(delay: float, api: httpx.AsyncClient, path: str) -> httpx.Respo
     return await api.post(path)
 
 
-async def test_rotation_under_concurrent_writes(
-    backend: str, api: httpx.AsyncClient, app: FastAPI, watch: SecretWatch
-) -> None:
+async def test_rotation_under_concurrent_writes(backend: str, app: FastAPI) -> None:
     if backend != "postgresql":
         pytest.skip("row-lock interleaving is exercised on PostgreSQL")
+    watch = SecretWatch()
+    async with watched_client(app, watch, new_key()) as api:
+        await _rotate_under_writes(api, app, watch)
+
+
+async def _rotate_under_writes(api: httpx.AsyncClient, app: FastAPI, watch: SecretWatch) -> None:
     assert_bare(await api.post("/api/role/base"), True)
     writes = [_later(index * STAGGER, api, _write(index)) for index in range(WRITES)]
     rotation = _later(WRITES // 2 * STAGGER, api, "/api/keys/rotate")
