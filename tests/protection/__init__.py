@@ -1,0 +1,1 @@
+"""Data protection and audit: encryption at rest, key rotation, the audit trail."""
