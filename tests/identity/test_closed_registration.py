@@ -49,9 +49,12 @@ async def closed_app(closed_settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 def cli_environment(
-    monkeypatch: pytest.MonkeyPatch, database_target: DatabaseTarget, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch,
+    database_target: DatabaseTarget,
+    closed_settings: Settings,
+    tmp_path: Path,
 ) -> None:
-    """The operator's environment: same database and secrets as ``closed_app``."""
+    """The operator's environment: same database, secrets and encryption as ``closed_app``."""
     monkeypatch.chdir(tmp_path)
     secrets_dir = tmp_path / "secrets"
     secrets_dir.mkdir()
@@ -63,6 +66,9 @@ def cli_environment(
         "AUTH_SECRETS_DIR": str(secrets_dir),
         "AUTH_TENANT_REGISTRATION": "closed",
     }
+    if closed_settings.enable_encryption and closed_settings.encryption_key is not None:
+        values["AUTH_ENABLE_ENCRYPTION"] = "true"
+        values["AUTH_ENCRYPTION_KEY"] = closed_settings.encryption_key.get_secret_value()
     for name, value in values.items():
         monkeypatch.setenv(name, value)
 
