@@ -13,7 +13,9 @@ raw path or query string. As a last line of defence the formatters mask anything
 shaped like a bearer credential, a per-user API key, a rotate key or a JWT.
 
 ``AUTH_DEBUG=true`` lowers the service's loggers to DEBUG and logs SQL statements
-(without bound parameters); production refuses it (:mod:`app.production`).
+(without bound parameters); production refuses it (:mod:`app.production`). Libraries
+that would log bound values at DEBUG (:data:`QUIET_LIBRARIES`) stay at WARNING
+whatever the level.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ _LEVELS = {
     "debug": logging.DEBUG,
     "trace": TRACE,
 }
+QUIET_LIBRARIES = ("aiosqlite", "asyncpg", "multipart", "python_multipart")
 _RECORD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
     | {"message", "asctime", "color_message", "taskName", "request_id"}
@@ -122,6 +125,8 @@ def build_log_config(settings: Settings) -> dict[str, Any]:
             "sqlalchemy.engine": {
                 "level": logging.INFO if settings.debug else logging.WARNING,
             },
+            # These log bound values (key hashes, user names, form fields) at DEBUG.
+            **{name: {"level": logging.WARNING} for name in QUIET_LIBRARIES},
         },
     }
 
