@@ -113,9 +113,10 @@ async def verify(database: Database, key: bytes, chain_id: int | None = None) ->
             heads_query = heads_query.where(AuditHead.chain_id == chain_id)
         heads = list((await session.execute(heads_query)).scalars())
         known = {head.chain_id for head in heads}
-        orphans = await session.execute(
-            select(AuditLog.chain_id).where(AuditLog.chain_id.not_in(known)).distinct()
-        )
+        orphans_query = select(AuditLog.chain_id).where(AuditLog.chain_id.not_in(known))
+        if chain_id is not None:
+            orphans_query = orphans_query.where(AuditLog.chain_id == chain_id)
+        orphans = await session.execute(orphans_query.distinct())
         breaks.extend(
             ChainBreak(orphan, None, None, "rows without a chain head")
             for orphan in orphans.scalars()
