@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, TypeVar
 
 from app.audit.chain import ChainBreak
-from app.audit.service import AuditFilter, entry, prune, query, stream, verify
+from app.audit.service import AuditFilter, entry, prune, query, stream, utc, verify
 from app.config import Settings
 from app.db import Database, build_engine
 from app.migrations import assert_schema_current
@@ -90,12 +90,14 @@ async def verify_trail(settings: Settings, tenant: int | str | None = None) -> l
 
 
 async def export_trail(settings: Settings, output: TextIO, *, since: datetime | None = None) -> int:
-    """Write every row as one JSON object per line (oldest first); rows written."""
+    """Write every row as one JSON object per line (oldest first); rows written.
+    A naive ``since`` is UTC."""
+    audit_filter = AuditFilter(since=utc(since) if since is not None else None)
 
     async def work(database: Database, _secrets: ServerSecrets) -> int:
         count = 0
         async with database.transaction(write=False) as session:
-            async for row in stream(session, AuditFilter(since=since)):
+            async for row in stream(session, audit_filter):
                 output.write(json.dumps(entry(row, operator=True), sort_keys=True) + "\n")
                 count += 1
         return count
