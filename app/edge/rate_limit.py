@@ -86,7 +86,7 @@ class LimitName(StrEnum):
     DEFAULT = "default"
     WRITE = "write"
     ROLE_CREATE = "role_create"
-    AUTH_FAILURES = "auth_failures"
+    FAILED_AUTHENTICATIONS = "auth_failures"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +145,10 @@ class RateLimits:
 
     def _check(self, identity: str, address: str, method: str, path: str) -> Refusal | None:
         strategy = self.limiter.limiter
-        failures = (LimitName.AUTH_FAILURES.value, address)
+        failures = (LimitName.FAILED_AUTHENTICATIONS.value, address)
         if not strategy.test(self.auth_failures, *failures):
             reset_at = strategy.get_window_stats(self.auth_failures, *failures).reset_time
-            return Refusal(LimitName.AUTH_FAILURES, self.auth_failures, reset_at)
+            return Refusal(LimitName.FAILED_AUTHENTICATIONS, self.auth_failures, reset_at)
         for name, item in self._applicable(method, path):
             if not strategy.hit(item, name.value, identity):
                 reset_at = strategy.get_window_stats(item, name.value, identity).reset_time
@@ -156,7 +156,9 @@ class RateLimits:
         return None
 
     def _record_failure(self, address: str) -> None:
-        self.limiter.limiter.hit(self.auth_failures, LimitName.AUTH_FAILURES.value, address)
+        self.limiter.limiter.hit(
+            self.auth_failures, LimitName.FAILED_AUTHENTICATIONS.value, address
+        )
 
     # --- fail-open wrapper ---------------------------------------------------------
 
@@ -170,7 +172,7 @@ class RateLimits:
             result = await run_in_threadpool(call, *args) if self._offload else call(*args)
         except (StorageError, OSError) as exc:
             self.storage_errors += 1
-            self._retry_at = now + STORAGE_RETRY_SECONDS
+            self._retry_at = time.monotonic() + STORAGE_RETRY_SECONDS
             if self._down_since is None:
                 self._down_since = now
                 logger.warning(
@@ -245,7 +247,7 @@ def too_many_requests(refusal: Refusal, now: float | None = None) -> JSONRespons
     retry_after = max(1, math.ceil(refusal.reset_at - now))
     what = (
         "Too many failed authentications from this address"
-        if refusal.name is LimitName.AUTH_FAILURES
+        if refusal.name is LimitName.FAILED_AUTHENTICATIONS
         else "Rate limit exceeded"
     )
     return problem_response(
