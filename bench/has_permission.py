@@ -1,0 +1,263 @@
+"""``has_permission`` throughput and latency against a real server: encryption off vs on.
+
+    python -m bench.has_permission [--duration 10] [--clients 16] [--users 200]
+
+For each configuration the benchmark starts its own ``auth-server serve`` (SQLite in a
+temporary directory, one worker, rate limiting off, log level ``warning``), writes the
+same data set through the API (roles, grants, memberships), checks a sample of
+answers, then runs ``--clients`` concurrent asyncio clients (one keep-alive connection
+each) that call ``GET /api/has_permission/{user}/{permission}`` in a loop for
+``--duration`` seconds after a one-second warm-up. About half the questions are
+allowed. It prints requests per second and the median and 99th-percentile latency.
+
+Both servers run on this machine, one after the other, and share its CPUs with the
+client, so compare the rows with each other, not with other machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from cryptography.fernet import Fernet
+
+ROLES = 10
+PERMISSIONS_PER_ROLE = 5
+ROLES_PER_USER = 2
+WARM_UP_SECONDS = 1.0
+STARTUP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Result:
+    label: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Who holds what, and the questions the clients ask (with their answers)."""
+
+    memberships: dict[str, list[str]]
+    questions: list[tuple[str, bool]]
+
+    @classmethod
+    def build(cls, users: int, seed: int = 1) -> Workload:
+        rng = random.Random(seed)
+        roles = [f"role{index}" for index in range(ROLES)]
+        memberships = {
+            f"user{index}@example.com": rng.sample(roles, ROLES_PER_USER) for index in range(users)
+        }
+        questions: list[tuple[str, bool]] = []
+        for _ in range(4096):
+            user = rng.choice(list(memberships))
+            role = rng.choice(roles)
+            permission = f"{role}-perm{rng.randrange(PERMISSIONS_PER_ROLE)}"
+            allowed = role in memberships[user]
+            questions.append((f"/api/has_permission/{user}/{permission}", allowed))
+        return cls(memberships, questions)
+
+
+def auth_server() -> str:
+    beside_python = Path(sys.executable).with_name("auth-server")
+    found = str(beside_python) if beside_python.exists() else shutil.which("auth-server")
+    if found is None:
+        raise SystemExit("auth-server is not installed (pip install -e .)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(directory: Path, *, encrypted: bool) -> Iterator[str]:
+    """A healthy ``auth-server serve`` in ``directory``; yields its base URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("AUTH_")}
+    env.update(
+        HOME=str(directory),
+        AUTH_PORT=str(port),
+        AUTH_SQLITE_PATH=str(directory / "auth.sqlite3"),
+        AUTH_KEY_HASH_SECRET=secrets.token_urlsafe(32),
+        AUTH_JWT_SECRET_KEY=secrets.token_urlsafe(32),
+        AUTH_STRICT_USERS_DEFAULT="false",
+        AUTH_RATE_LIMIT_ENABLED="false",
+        AUTH_LOG_LEVEL="warning",
+    )
+    if encrypted:
+        env.update(
+            AUTH_ENABLE_ENCRYPTION="true", AUTH_ENCRYPTION_KEY=Fernet.generate_key().decode()
+        )
+    url = f"http://127.0.0.1:{port}"
+    with (directory / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            [auth_server(), "serve"],
+            env=env,
+            cwd=directory,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_healthy(url, process, directory)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], directory: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    with httpx.Client(base_url=url, timeout=1.0) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                log = (directory / "server.log").read_text(errors="replace")
+                raise SystemExit(f"auth-server exited with {process.returncode}:\n{log}")
+            try:
+                if http.get("/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    raise SystemExit(f"auth-server not healthy after {STARTUP_TIMEOUT:.0f} s")
+
+
+async def populate(http: httpx.AsyncClient, workload: Workload) -> None:
+    writes = [f"/api/role/role{index}" for index in range(ROLES)]
+    writes += [
+        f"/api/permission/role{role}/role{role}-perm{index}"
+        for role in range(ROLES)
+        for index in range(PERMISSIONS_PER_ROLE)
+    ]
+    writes += [
+        f"/api/membership/{user}/{role}"
+        for user, roles in workload.memberships.items()
+        for role in roles
+    ]
+    for path in writes[:ROLES]:
+        _check((await http.post(path)).status_code == 200, path)
+    for start in range(ROLES, len(writes), 16):
+        answers = await asyncio.gather(*(http.post(path) for path in writes[start : start + 16]))
+        for answer in answers:
+            _check(answer.json() == {"result": True}, answer.text)
+    for path, allowed in workload.questions[:200]:
+        data = (await http.get(path)).json()["data"]
+        _check(data == {"has_permission": allowed}, f"{path}: {data}")
+
+
+def _check(condition: bool, detail: str) -> None:
+    if not condition:
+        raise SystemExit(f"unexpected answer: {detail}")
+
+
+async def measure(
+    label: str, url: str, workload: Workload, *, clients: int, duration: float
+) -> Result:
+    """Populate a new tenant, then ask its questions from ``clients`` connections."""
+    headers = {"Authorization": f"Bearer {uuid.uuid4()}"}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=30.0
+    ) as http:
+        await populate(http, workload)
+        latencies: list[float] = []
+        errors = 0
+        measuring = False
+
+        async def client(offset: int, stop_at: float) -> None:
+            nonlocal errors
+            index = offset
+            while (now := time.perf_counter()) < stop_at:
+                path = workload.questions[index % len(workload.questions)][0]
+                response = await http.get(path)
+                if measuring:
+                    latencies.append((time.perf_counter() - now) * 1000)
+                    errors += response.status_code != 200
+                index += clients
+
+        warm_up = time.perf_counter() + WARM_UP_SECONDS
+        await asyncio.gather(*(client(offset, warm_up) for offset in range(clients)))
+        measuring = True
+        started = time.perf_counter()
+        stop_at = started + duration
+        await asyncio.gather(*(client(offset, stop_at) for offset in range(clients)))
+        elapsed = time.perf_counter() - started
+    return Result(label, len(latencies), errors, elapsed, latencies)
+
+
+def run(duration: float, clients: int, users: int) -> list[Result]:
+    workload = Workload.build(users)
+    results: list[Result] = []
+    for label, encrypted in (("off", False), ("on", True)):
+        with (
+            tempfile.TemporaryDirectory(prefix="auth-bench-") as directory,
+            server(Path(directory), encrypted=encrypted) as url,
+        ):
+            work = measure(label, url, workload, clients=clients, duration=duration)
+            results.append(asyncio.run(work))
+    return results
+
+
+def table(results: list[Result], *, duration: float, clients: int, users: int) -> str:
+    lines = [
+        f"has_permission on SQLite, 1 worker, {clients} clients, {duration:g} s per run, "
+        f"{users} users, {os.cpu_count()} CPUs (client and server share them)",
+        f"{'encryption':<11}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}",
+    ]
+    for result in results:
+        lines.append(
+            f"{result.label:<11}{result.requests:>10}{result.rate:>10.0f}"
+            f"{statistics.median(result.latencies_ms):>9.2f}{result.percentile(0.99):>9.2f}"
+            f"{result.errors:>8}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.has_permission", description=__doc__)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--users", type=int, default=200, help="users in the data set")
+    args = parser.parse_args(argv)
+    results = run(args.duration, args.clients, args.users)
+    print(table(results, duration=args.duration, clients=args.clients, users=args.users))
+    return 1 if any(result.errors for result in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
