@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.config import Settings
 from app.db import Database
+from app.db_ops import insert_ignore
 from app.models import ApiKey, EncryptionState, Grant, Membership, Role
 from app.security.cipher import (
     CANARY_PLAINTEXT,
@@ -85,12 +87,11 @@ async def check_canary(database: Database, cipher: FieldCipher) -> None:
                 )
             return
         if state is None:
-            session.add(
-                EncryptionState(
-                    id=CANARY_ID, canary=cipher.seal(CANARY_PLAINTEXT), updated_at=datetime.now(UTC)
-                )
-            )
-            return
+            # Replicas starting together on a new database race to write it: the first
+            # wins (no error for the others), and every one checks the winner's canary.
+            await _store_canary(session, cipher, replace=False)
+            state = await session.get(EncryptionState, CANARY_ID, populate_existing=True)
+            assert state is not None
         try:
             opened = cipher.open(state.canary)
         except StoredDataCorrupt as exc:
@@ -145,13 +146,19 @@ async def reencrypt(
             database, cipher, target, batch_size, progress
         )
     async with database.transaction() as session:
-        state = await session.get(EncryptionState, CANARY_ID)
-        canary = cipher.seal(CANARY_PLAINTEXT)
-        if state is None:
-            session.add(EncryptionState(id=CANARY_ID, canary=canary, updated_at=datetime.now(UTC)))
-        else:
-            state.canary, state.updated_at = canary, datetime.now(UTC)
+        await _store_canary(session, cipher, replace=True)
     return rewritten
+
+
+async def _store_canary(session: AsyncSession, cipher: FieldCipher, *, replace: bool) -> None:
+    """Write the canary under the newest key: insert it if missing (a concurrent insert
+    wins without an error), and overwrite an existing one only when ``replace``."""
+    values = {"canary": cipher.seal(CANARY_PLAINTEXT), "updated_at": datetime.now(UTC)}
+    created = await insert_ignore(session, EncryptionState, {"id": CANARY_ID, **values}, ["id"])
+    if replace and not created:
+        await session.execute(
+            update(EncryptionState).where(EncryptionState.id == CANARY_ID).values(**values)
+        )
 
 
 async def _reencrypt_column(
