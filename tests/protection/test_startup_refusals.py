@@ -3,17 +3,28 @@
 On a database of its own: encryption on without a key or with a malformed one, a
 key that cannot open the stored canary, and encryption off over encrypted data each
 stop the lifespan with :class:`EncryptionConfigError`, whose message names the
-setting to fix and never the key.
+setting to fix and never the key. Replicas starting together on a new database agree
+on one canary.
 """
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 import pytest
 
 from app.config import Settings
 from app.security.cipher import EncryptionConfigError
 from tests.api.helpers import assert_bare
-from tests.protection.helpers import KEY_A, KEY_B, PrivateDatabase, http_client, running
+from tests.protection.helpers import (
+    KEY_A,
+    KEY_B,
+    PrivateDatabase,
+    fresh_database,
+    http_client,
+    running,
+)
 
 GENERATE = (
     'generate one with `python -c "from cryptography.fernet import Fernet; '
@@ -75,3 +86,24 @@ async def test_start_up_refusals(private_database: PrivateDatabase) -> None:
     settings = database.settings(**on, encryption_key=f"{KEY_B},{KEY_A}")
     async with running(settings) as app, http_client(app, client_key) as api:
         assert_bare(await api.get("/api/members/ops"), [{"user": "ann", "role": "ops"}])
+
+
+async def test_replicas_starting_together(backend: str, tmp_path: Path) -> None:
+    """On a new database the first start writes the canary; replicas racing it start
+    too with the same key or are refused with another key, and none crashes."""
+
+    async def start(database: PrivateDatabase, key: str) -> str:
+        settings = database.settings(enable_encryption=True, encryption_key=key)
+        try:
+            async with running(settings):
+                await asyncio.sleep(0.2)
+        except EncryptionConfigError as exc:
+            return str(exc)
+        return "started"
+
+    async with fresh_database(backend, tmp_path / "same") as database:
+        same = await asyncio.gather(*(start(database, KEY_A) for _ in range(3)))
+        assert same == ["started"] * 3
+    async with fresh_database(backend, tmp_path / "different") as database:
+        different = await asyncio.gather(start(database, KEY_A), start(database, KEY_B))
+        assert sorted(different) == sorted(["started", WRONG_KEY])
