@@ -6,7 +6,8 @@ audit export [--output FILE] [--since ISO]   JSON lines, oldest first
 audit prune --older-than-days N       keeps the chains verifiable
 encryption status                     rows per key, per encrypted column
 encryption rotate [--batch-size N]    re-encrypt everything under the newest key
-encryption enable [--batch-size N]    encrypt a plaintext database
+encryption enable [--batch-size N]    encrypt a plaintext database; a service running
+                                      meanwhile must already have encryption on
 """
 
 from __future__ import annotations
@@ -141,7 +142,10 @@ def register(commands: Any) -> None:
     enc_commands.add_parser("status", help="rows per key").set_defaults(handler=_encryption_status)
     for name, text in (
         ("rotate", "re-encrypt every value under the newest AUTH_ENCRYPTION_KEY (online)"),
-        ("enable", "encrypt a plaintext database (online; then keep encryption on)"),
+        (
+            "enable",
+            "encrypt a plaintext database (online once the service runs with encryption on)",
+        ),
     ):
         command = enc_commands.add_parser(name, help=text)
         command.add_argument("--batch-size", dest="batch_size", type=int, default=500)
