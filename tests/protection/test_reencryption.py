@@ -1,7 +1,8 @@
 """Turning encryption on for a plaintext database, then rotating its key, offline.
 
-The service writes the data with encryption off; ``auth-server encryption enable``
-(a real process) encrypts it under key A; ``encryption status`` counts the rows per
+The service writes the data with encryption off, and serves it unchanged once
+restarted with encryption on; ``auth-server encryption enable`` (a real process)
+encrypts it under key A; ``encryption status`` counts the rows per
 key; with ``AUTH_ENCRYPTION_KEY="B,A"``, ``encryption rotate`` moves every value to
 key B, after which B alone serves the same answers and A alone is refused. Status and
 rotate run through the CLI's entry point in this process (the rotation of a real
@@ -88,12 +89,20 @@ async def test_enable_then_rotate(
             "plaintext", data
         )
 
+    refused = await database.cli_in_process(monkeypatch, "encryption", "enable")
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        "auth-server: set AUTH_ENABLE_ENCRYPTION=true and AUTH_ENCRYPTION_KEY first\n",
+    )
+    settings_a = database.settings(enable_encryption=True, encryption_key=KEY_A)
+    async with running(settings_a) as app, http_client(app, CLIENT_KEY) as api:
+        await check_answers(api, data)  # plaintext rows read as they are
+
     on = {"AUTH_ENABLE_ENCRYPTION": "true"}
     enabled = database.cli("encryption", "enable", **on, AUTH_ENCRYPTION_KEY=KEY_A)
     assert enabled.returncode == 0, enabled.stderr
     assert enabled.stdout == f"{total} value(s) now encrypted under the newest key\n"
 
-    settings_a = database.settings(enable_encryption=True, encryption_key=KEY_A)
     async with running(settings_a) as app, http_client(app, CLIENT_KEY) as api:
         await check_answers(api, data)
         assert await stored_under(app, KEY_A) == Counter(data.counts())
