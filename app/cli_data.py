@@ -82,22 +82,15 @@ def _progress(column: str, done: int, total: int) -> None:
 
 
 async def _with_cipher(settings: Settings, work: str, batch_size: int) -> Any:
-    from app.db import Database, build_engine
-    from app.migrations import assert_schema_current
-    from app.security.encryption import build_cipher, key_usage, reencrypt
-    from app.security.secrets import load_server_secrets
+    from app.runtime import open_state
+    from app.security.encryption import key_usage, reencrypt
 
-    secrets = load_server_secrets(settings)
-    cipher = build_cipher(settings, secrets)
-    engine = build_engine(settings)
-    try:
-        await assert_schema_current(engine)
-        database = Database(engine)
+    async with open_state(settings) as state:
         if work == "status":
-            return await key_usage(database, cipher)
-        return await reencrypt(database, cipher, batch_size=batch_size, progress=_progress)
-    finally:
-        await engine.dispose()
+            return await key_usage(state.database, state.cipher)
+        return await reencrypt(
+            state.database, state.cipher, batch_size=batch_size, progress=_progress
+        )
 
 
 def _encryption_status(settings: Settings, _args: argparse.Namespace) -> int:

@@ -18,23 +18,18 @@ from app.apikeys.router import router as apikeys_router
 from app.audit.refusals import audit_refusal
 from app.audit.router import router as audit_router
 from app.config import Settings, load_settings
-from app.db import Database, build_engine
 from app.docs_ui import mount_docs
 from app.edge import install_edge
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
-from app.migrations import assert_schema_current
 from app.production import check_production_readiness
 from app.rbac.access_router import router as access_router
 from app.rbac.router import router as rbac_router
 from app.responses import Problem
-from app.security.encryption import build_cipher, check_canary
+from app.runtime import open_state
 from app.security.failures import AuthFailures
 from app.security.gate import ClientKeyGate
-from app.security.secrets import load_server_secrets
-from app.state import AppState
 from app.tenants.router import router as tenants_router
-from app.tokens.codec import TokenCodec
 from app.tokens.router import router as tokens_router
 
 TITLE = "auth"
@@ -64,23 +59,9 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_production_readiness(settings)
-        secrets = load_server_secrets(settings)
-        cipher = build_cipher(settings, secrets)
-        engine = build_engine(settings)
-        try:
-            await assert_schema_current(engine)
-            database = Database(engine)
-            await check_canary(database, cipher)
-            app.state.auth = AppState(
-                settings=settings,
-                database=database,
-                secrets=secrets,
-                tokens=TokenCodec(settings, secrets),
-                cipher=cipher,
-            )
+        async with open_state(settings) as state:
+            app.state.auth = state
             yield
-        finally:
-            await engine.dispose()
 
     return lifespan
 

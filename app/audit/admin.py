@@ -7,37 +7,25 @@ work and disposes of the engine.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, TypeVar
 
 from app.audit.chain import ChainBreak
 from app.audit.service import AuditFilter, entry, prune, query, stream, utc, verify
 from app.config import Settings
-from app.db import Database, build_engine
-from app.migrations import assert_schema_current
+from app.db import Database
+from app.runtime import open_state
 from app.security.credentials import hash_client_key, is_uuid4
-from app.security.secrets import ServerSecrets, load_server_secrets
+from app.security.secrets import ServerSecrets
 from app.tenants.service import find_by_key_hash
 
 T = TypeVar("T")
 
 
-@asynccontextmanager
-async def _open(settings: Settings) -> AsyncIterator[tuple[Database, ServerSecrets]]:
-    secrets = load_server_secrets(settings)
-    engine = build_engine(settings)
-    try:
-        await assert_schema_current(engine)
-        yield Database(engine), secrets
-    finally:
-        await engine.dispose()
-
-
 async def _run(settings: Settings, work: Callable[[Database, ServerSecrets], Awaitable[T]]) -> T:
-    async with _open(settings) as (database, secrets):
-        return await work(database, secrets)
+    async with open_state(settings) as state:
+        return await work(state.database, state.secrets)
 
 
 async def _chain_id(

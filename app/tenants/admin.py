@@ -2,7 +2,8 @@
 
 Used for closed registration (``AUTH_TENANT_REGISTRATION=closed``): only tenants
 created here are accepted. The new client key is returned once; only its hash is
-stored.
+stored. Creating and disabling a tenant are audited in its chain
+(``CREATE_TENANT``, ``DISABLE_TENANT``, user agent ``auth-server``).
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.trail import AuditTrail, RequestContext
 from app.config import Settings
-from app.db import Database, build_engine
-from app.migrations import assert_schema_current
+from app.runtime import open_state
 from app.security.credentials import hash_client_key
-from app.security.secrets import load_server_secrets
+from app.state import AppState
 from app.tenants.service import create_operator_tenant, disable_tenant, list_tenants
+
+OPERATOR = RequestContext(user_agent="auth-server")
 
 
 @dataclass(frozen=True)
@@ -29,49 +34,48 @@ class TenantSummary:
     strict_users: bool | None
 
 
-async def _database(settings: Settings) -> Database:
-    engine = build_engine(settings)
-    await assert_schema_current(engine)
-    return Database(engine)
+def _audit(state: AppState, session: AsyncSession, tenant_id: int) -> AuditTrail:
+    return AuditTrail(
+        session,
+        state.secrets.audit,
+        tenant_id,
+        OPERATOR,
+        enabled=state.settings.enable_audit_logging,
+    )
 
 
 async def create_tenant(settings: Settings, label: str | None) -> tuple[int, str]:
-    secrets = load_server_secrets(settings)
-    database = await _database(settings)
     client_key = str(uuid.uuid4())
-    try:
-        async with database.transaction() as session:
-            tenant_id = await create_operator_tenant(
-                session, hash_client_key(client_key, secrets.key_hash), label
-            )
-    finally:
-        await database.dispose()
+    async with open_state(settings) as state, state.database.transaction() as session:
+        tenant_id = await create_operator_tenant(
+            session, hash_client_key(client_key, state.secrets.key_hash), label
+        )
+        await _audit(state, session, tenant_id).record(
+            "CREATE_TENANT", "tenant", str(tenant_id), details={"label": label}
+        )
     return tenant_id, client_key
 
 
 async def tenant_summaries(settings: Settings) -> list[TenantSummary]:
-    database = await _database(settings)
-    try:
-        async with database.transaction(write=False) as session:
-            return [
-                TenantSummary(
-                    id=tenant.id,
-                    label=tenant.label,
-                    created_at=tenant.created_at,
-                    operator_created=tenant.operator_created,
-                    disabled=tenant.disabled_at is not None,
-                    strict_users=tenant.strict_users,
-                )
-                for tenant in await list_tenants(session)
-            ]
-    finally:
-        await database.dispose()
+    async with open_state(settings) as state, state.database.transaction(write=False) as session:
+        return [
+            TenantSummary(
+                id=tenant.id,
+                label=tenant.label,
+                created_at=tenant.created_at,
+                operator_created=tenant.operator_created,
+                disabled=tenant.disabled_at is not None,
+                strict_users=tenant.strict_users,
+            )
+            for tenant in await list_tenants(session)
+        ]
 
 
 async def disable(settings: Settings, tenant_id: int) -> bool:
-    database = await _database(settings)
-    try:
-        async with database.transaction() as session:
-            return await disable_tenant(session, tenant_id)
-    finally:
-        await database.dispose()
+    async with open_state(settings) as state, state.database.transaction() as session:
+        found = await disable_tenant(session, tenant_id)
+        if found:
+            await _audit(state, session, tenant_id).record(
+                "DISABLE_TENANT", "tenant", str(tenant_id)
+            )
+        return found

@@ -1,0 +1,41 @@
+"""Opening the service's shared resources, for the server and for operator commands.
+
+:func:`open_state` is the one place that turns :class:`Settings` into a ready
+:class:`AppState`: secrets loaded (or generated in development), field cipher built,
+engine created, schema checked against the code's head revision, encryption canary
+checked. The lifespan serves requests inside it; ``auth-server tenant|audit|
+encryption`` commands do their work inside it. The engine is disposed on exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from app.config import Settings
+from app.db import Database, build_engine
+from app.migrations import assert_schema_current
+from app.security.encryption import build_cipher, check_canary
+from app.security.secrets import load_server_secrets
+from app.state import AppState
+from app.tokens.codec import TokenCodec
+
+
+@asynccontextmanager
+async def open_state(settings: Settings) -> AsyncIterator[AppState]:
+    secrets = load_server_secrets(settings)
+    cipher = build_cipher(settings, secrets)
+    engine = build_engine(settings)
+    try:
+        await assert_schema_current(engine)
+        database = Database(engine)
+        await check_canary(database, cipher)
+        yield AppState(
+            settings=settings,
+            database=database,
+            secrets=secrets,
+            tokens=TokenCodec(settings, secrets),
+            cipher=cipher,
+        )
+    finally:
+        await engine.dispose()
