@@ -8,7 +8,8 @@ same data set through the API (roles, grants, memberships), checks a sample of
 answers, then runs ``--clients`` concurrent asyncio clients (one keep-alive connection
 each) that call ``GET /api/has_permission/{user}/{permission}`` in a loop for
 ``--duration`` seconds after a one-second warm-up. About half the questions are
-allowed. It prints requests per second and the median and 99th-percentile latency.
+allowed. It prints requests per second, the median and 99th-percentile latency, and
+the CPU time the server and the client spent per request (Linux).
 
 Both servers run on this machine, one after the other, and share its CPUs with the
 client, so compare the rows with each other, not with other machines.
@@ -51,6 +52,13 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    server_cpu: float | None
+    client_cpu: float
+
+    def per_request_ms(self, cpu_seconds: float | None) -> str:
+        if cpu_seconds is None or not self.requests:
+            return "n/a"
+        return f"{cpu_seconds * 1000 / self.requests:.2f}"
 
     @property
     def rate(self) -> float:
@@ -100,9 +108,23 @@ def free_port() -> int:
         return port
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux ``/proc``; ``None`` elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 @contextmanager
-def server(directory: Path, *, encrypted: bool) -> Iterator[str]:
-    """A healthy ``auth-server serve`` in ``directory``; yields its base URL."""
+def server(directory: Path, *, encrypted: bool) -> Iterator[tuple[str, int]]:
+    """A healthy ``auth-server serve`` in ``directory``; yields its base URL and pid."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("AUTH_")}
     env.update(
@@ -131,7 +153,7 @@ def server(directory: Path, *, encrypted: bool) -> Iterator[str]:
         )
         try:
             _wait_healthy(url, process, directory)
-            yield url
+            yield url, process.pid
         finally:
             process.terminate()
             try:
@@ -186,7 +208,7 @@ def _check(condition: bool, detail: str) -> None:
 
 
 async def measure(
-    label: str, url: str, workload: Workload, *, clients: int, duration: float
+    label: str, url: str, pid: int, workload: Workload, *, clients: int, duration: float
 ) -> Result:
     """Populate a new tenant, then ask its questions from ``clients`` connections."""
     headers = {"Authorization": f"Bearer {uuid.uuid4()}"}
@@ -213,11 +235,18 @@ async def measure(
         warm_up = time.perf_counter() + WARM_UP_SECONDS
         await asyncio.gather(*(client(offset, warm_up) for offset in range(clients)))
         measuring = True
+        server_before, client_before = process_cpu_seconds(pid), own_cpu_seconds()
         started = time.perf_counter()
         stop_at = started + duration
         await asyncio.gather(*(client(offset, stop_at) for offset in range(clients)))
         elapsed = time.perf_counter() - started
-    return Result(label, len(latencies), errors, elapsed, latencies)
+        server_after, client_after = process_cpu_seconds(pid), own_cpu_seconds()
+    server_cpu = (
+        None if server_before is None or server_after is None else server_after - server_before
+    )
+    return Result(
+        label, len(latencies), errors, elapsed, latencies, server_cpu, client_after - client_before
+    )
 
 
 def run(duration: float, clients: int, users: int) -> list[Result]:
@@ -226,9 +255,9 @@ def run(duration: float, clients: int, users: int) -> list[Result]:
     for label, encrypted in (("off", False), ("on", True)):
         with (
             tempfile.TemporaryDirectory(prefix="auth-bench-") as directory,
-            server(Path(directory), encrypted=encrypted) as url,
+            server(Path(directory), encrypted=encrypted) as (url, pid),
         ):
-            work = measure(label, url, workload, clients=clients, duration=duration)
+            work = measure(label, url, pid, workload, clients=clients, duration=duration)
             results.append(asyncio.run(work))
     return results
 
@@ -237,13 +266,15 @@ def table(results: list[Result], *, duration: float, clients: int, users: int) -
     lines = [
         f"has_permission on SQLite, 1 worker, {clients} clients, {duration:g} s per run, "
         f"{users} users, {os.cpu_count()} CPUs (client and server share them)",
-        f"{'encryption':<11}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}",
+        f"{'encryption':<11}{'requests':>10}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'server CPU ms/req':>19}{'client CPU ms/req':>19}",
     ]
     for result in results:
         lines.append(
-            f"{result.label:<11}{result.requests:>10}{result.rate:>10.0f}"
+            f"{result.label:<11}{result.requests:>10}{result.rate:>8.0f}"
             f"{statistics.median(result.latencies_ms):>9.2f}{result.percentile(0.99):>9.2f}"
-            f"{result.errors:>8}"
+            f"{result.errors:>8}{result.per_request_ms(result.server_cpu):>19}"
+            f"{result.per_request_ms(result.client_cpu):>19}"
         )
     return "\n".join(lines)
 
