@@ -52,7 +52,7 @@ oauth2_scheme = OAuth2(
 )
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.auth
     return state
 
@@ -60,11 +60,11 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
-def get_database(state: StateDep) -> Database:
+async def get_database(state: StateDep) -> Database:
     return state.database
 
 
@@ -136,7 +136,9 @@ async def require_writer(principal: PrincipalDep) -> Principal:
 WriterDep = Annotated[Principal, Depends(require_writer)]
 
 
-def tenant_scope(session: SessionDep, principal: PrincipalDep, state: StateDep) -> TenantScope:
+async def tenant_scope(
+    session: SessionDep, principal: PrincipalDep, state: StateDep
+) -> TenantScope:
     return TenantScope(session, principal.tenant_id, state.cipher)
 
 
@@ -154,7 +156,7 @@ def request_context(request: Request) -> RequestContext:
     )
 
 
-def audit_trail(
+async def audit_trail(
     request: Request, state: StateDep, session: SessionDep, principal: PrincipalDep
 ) -> AuditTrail:
     settings = state.settings
@@ -173,7 +175,7 @@ AuditDep = Annotated[AuditTrail, Depends(audit_trail)]
 AuditFactory = Callable[[int], AuditTrail]
 
 
-def audit_factory(request: Request, state: StateDep, session: SessionDep) -> AuditFactory:
+async def audit_factory(request: Request, state: StateDep, session: SessionDep) -> AuditFactory:
     """Audit trails for tenants known only inside the use case (tokens, recovery)."""
     settings = state.settings
     context = request_context(request)

@@ -29,13 +29,13 @@ from app.responses import Wrapped, problem_examples, wrapped
 router = APIRouter(prefix="/api/apikeys", tags=["api keys"], responses=problem_examples(400, 401))
 
 
-def _reader(
+async def _reader(
     scope: ScopeDep, _principal: PrincipalDep, state: StateDep, audit: AuditDep
 ) -> ApiKeyService:
     return ApiKeyService(scope, state.secrets.key_hash, audit)
 
 
-def _writer(
+async def _writer(
     scope: ScopeDep, _principal: WriterDep, state: StateDep, audit: AuditDep
 ) -> ApiKeyService:
     return ApiKeyService(scope, state.secrets.key_hash, audit)

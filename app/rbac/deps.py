@@ -10,11 +10,11 @@ from app.deps import AuditDep, PrincipalDep, ScopeDep, WriterDep
 from app.rbac.service import RbacService
 
 
-def reader_service(scope: ScopeDep, principal: PrincipalDep, audit: AuditDep) -> RbacService:
+async def reader_service(scope: ScopeDep, principal: PrincipalDep, audit: AuditDep) -> RbacService:
     return RbacService(scope, audit, strict_users=principal.strict_users)
 
 
-def writer_service(scope: ScopeDep, principal: WriterDep, audit: AuditDep) -> RbacService:
+async def writer_service(scope: ScopeDep, principal: WriterDep, audit: AuditDep) -> RbacService:
     return RbacService(scope, audit, strict_users=principal.strict_users)
 
 

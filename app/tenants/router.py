@@ -22,7 +22,9 @@ from app.tenants.schemas import (
 router = APIRouter(prefix="/api", tags=["tenant"], responses=problem_examples(400, 401))
 
 
-def _rotation(session: SessionDep, state: StateDep, audit: AuditFactoryDep) -> RotationService:
+async def _rotation(
+    session: SessionDep, state: StateDep, audit: AuditFactoryDep
+) -> RotationService:
     return RotationService(session, state.secrets.key_hash, state.cipher, audit)
 
 

@@ -41,8 +41,12 @@ class TokenPair:
     scope: Scope
 
 
-def _refused(detail: str, reason: FailureReason) -> Unauthorized:
-    return Unauthorized(detail, reason=reason, challenge=INVALID_TOKEN_CHALLENGE)
+def _refused(detail: str, reason: FailureReason, tenant_id: int | None = None) -> Unauthorized:
+    """A 401 for a token; ``tenant_id`` (from a verified signature) files the
+    refusal's audit row in that tenant's chain."""
+    return Unauthorized(
+        detail, reason=reason, challenge=INVALID_TOKEN_CHALLENGE, tenant_id=tenant_id
+    )
 
 
 def _rejected(exc: TokenRejected) -> Unauthorized:
@@ -123,16 +127,20 @@ class TokenService:
     async def _live_family(self, claims: TokenClaims) -> TokenFamily:
         family = await self.session.get(TokenFamily, claims.family_id)
         if family is None or family.tenant_id != claims.tenant_id:
-            raise _refused("The token is not valid.", FailureReason.INVALID_TOKEN)
+            raise _refused("The token is not valid.", FailureReason.INVALID_TOKEN, claims.tenant_id)
         if family.revoked_at is not None:
-            raise _refused("The token has been revoked.", FailureReason.REVOKED_TOKEN)
+            raise _refused(
+                "The token has been revoked.", FailureReason.REVOKED_TOKEN, claims.tenant_id
+            )
         tenant = await self.session.get(Tenant, family.tenant_id)
         if (
             tenant is None
             or tenant.disabled_at is not None
             or tenant.key_generation != family.key_generation
         ):
-            raise _refused("The token has been revoked.", FailureReason.REVOKED_TOKEN)
+            raise _refused(
+                "The token has been revoked.", FailureReason.REVOKED_TOKEN, claims.tenant_id
+            )
         return family
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -201,7 +209,7 @@ class TokenService:
             )
         ).first()
         if row is None:
-            raise _refused("The token is not valid.", FailureReason.INVALID_TOKEN)
+            raise _refused("The token is not valid.", FailureReason.INVALID_TOKEN, claims.tenant_id)
         revoked_at, family_generation, tenant_generation, disabled_at, strict = row
         if (
             revoked_at is not None
@@ -209,11 +217,15 @@ class TokenService:
             or family_generation != tenant_generation
             or claims.key_generation != tenant_generation
         ):
-            raise _refused("The token has been revoked.", FailureReason.REVOKED_TOKEN)
+            raise _refused(
+                "The token has been revoked.", FailureReason.REVOKED_TOKEN, claims.tenant_id
+            )
         try:
             scope = Scope(claims.scope)
         except ValueError as exc:
-            raise _refused("The token is not valid.", FailureReason.INVALID_TOKEN) from exc
+            raise _refused(
+                "The token is not valid.", FailureReason.INVALID_TOKEN, claims.tenant_id
+            ) from exc
         return Principal(
             tenant_id=claims.tenant_id,
             strict_users=self.strict_default if strict is None else strict,
