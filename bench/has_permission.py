@@ -22,8 +22,6 @@ import asyncio
 import os
 import random
 import secrets
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +35,8 @@ from pathlib import Path
 
 import httpx
 from cryptography.fernet import Fernet
+
+from tests.e2e.server import auth_server_executable, free_port
 
 ROLES = 10
 PERMISSIONS_PER_ROLE = 5
@@ -93,21 +93,6 @@ class Workload:
         return cls(memberships, questions)
 
 
-def auth_server() -> str:
-    beside_python = Path(sys.executable).with_name("auth-server")
-    found = str(beside_python) if beside_python.exists() else shutil.which("auth-server")
-    if found is None:
-        raise SystemExit("auth-server is not installed (pip install -e .)")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def process_cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process (Linux ``/proc``; ``None`` elsewhere)."""
     try:
@@ -144,7 +129,7 @@ def server(directory: Path, *, encrypted: bool) -> Iterator[tuple[str, int]]:
     url = f"http://127.0.0.1:{port}"
     with (directory / "server.log").open("wb") as log:
         process = subprocess.Popen(
-            [auth_server(), "serve"],
+            [auth_server_executable(), "serve"],
             env=env,
             cwd=directory,
             stdin=subprocess.DEVNULL,
