@@ -145,12 +145,14 @@ async def check_key_permission(
     service: KeysReader,
     rbac: RbacReader,
 ) -> Wrapped[ValidKeyPermission | InvalidKey]:
-    result = await service.validate(body.api_key, "CHECK_API_KEY_PERMISSION")
+    async def holds(user: str) -> bool:
+        return await rbac.user_has_permission(user, body.permission)
+
+    result, allowed = await service.check_permission(body.api_key, holds)
     invalid = _invalid(result)
     if invalid is not None:
         return wrapped(invalid, "API key permission check completed")
     key = _key(result)
-    allowed = await rbac.user_has_permission(key.user, body.permission)
     record_decision(DecisionKind.CHECK_PERMISSION, allowed)
     answer = ValidKeyPermission(**_valid(key).model_dump(), has_permission=allowed)
     return wrapped(answer, "API key permission check completed")

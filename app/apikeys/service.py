@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -191,17 +192,32 @@ class ApiKeyService:
         await self.audit.record("REVOKE_API_KEY", "api_key", key_id, user=user, success=not already)
         return already
 
-    async def validate(self, secret: str, action: str = "VALIDATE_API_KEY") -> ValidatedKey:
+    async def validate(self, secret: str) -> ValidatedKey:
         result = await self._validate(secret)
-        user = result.key.user if result.key is not None else None
+        await self._record_check("VALIDATE_API_KEY", result, result.reason is None)
+        return result
+
+    async def check_permission(
+        self, secret: str, holds: Callable[[str], Awaitable[bool]]
+    ) -> tuple[ValidatedKey, bool]:
+        """Validate ``secret`` and, when it is live, ask ``holds(user)``; the audited
+        decision is the permission's answer (``False`` for an invalid key)."""
+        result = await self._validate(secret)
+        allowed = False
+        if result.reason is None and result.key is not None:
+            allowed = await holds(result.key.user)
+        await self._record_check("CHECK_API_KEY_PERMISSION", result, allowed)
+        return result, allowed
+
+    async def _record_check(self, action: str, result: ValidatedKey, allowed: bool) -> None:
+        key = result.key
         await self.audit.record_check(
             action,
             "api_key",
-            result.key.key_id if result.key else None,
-            user,
-            result.reason is None,
+            key.key_id if key is not None else None,
+            key.user if key is not None else None,
+            allowed,
         )
-        return result
 
     async def _validate(self, secret: str) -> ValidatedKey:
         if not _SHAPE.fullmatch(secret):

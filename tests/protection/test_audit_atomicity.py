@@ -195,3 +195,26 @@ def _summary(row: dict[str, object]) -> tuple[object, ...]:
         bool(row["success"]),
         row["user_fingerprint"],
     )
+
+
+async def test_api_key_permission_check_audits_the_permission_answer(
+    checks_app: FastAPI, client_key: str
+) -> None:
+    async with http_client(checks_app, client_key) as api:
+        tenant = await tenant_of(checks_app, api)
+        assert_bare(await api.post("/api/role/ops"), True)
+        assert_bare(await api.post("/api/permission/ops/deploy"), True)
+        assert_bare(await api.post("/api/membership/ann/ops"), True)
+        secret = (await api.post("/api/apikeys/user/ann")).json()["data"]["api_key"]
+        watch = AuditWatch(checks_app, tenant)
+        await watch.new()
+        for permission, allowed in (("deploy", True), ("destroy", False)):
+            answer = await api.post(
+                "/api/apikeys/check_permission", json={"api_key": secret, "permission": permission}
+            )
+            assert answer.json()["data"]["valid"] is True
+            assert answer.json()["data"]["has_permission"] is allowed
+            rows = await watch.new()
+            assert [(row["action"], details(row)) for row in rows] == [
+                ("CHECK_API_KEY_PERMISSION", {"allowed": allowed})
+            ], permission
