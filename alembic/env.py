@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
 from app.config import load_settings
-from app.db import ensure_sqlite_file
+from app.db import ensure_sqlite_file, use_wal_journal
 from app.db_url import DatabaseTarget
 from app.models import Base
 
@@ -60,10 +60,12 @@ def _run_sync(connection: Connection) -> None:
 
 async def run_migrations_online() -> None:
     target = _target()
+    sqlite_file = None
     if target.is_sqlite and target.url.database and target.url.database != ":memory:":
         from pathlib import Path
 
-        ensure_sqlite_file(Path(target.url.database))
+        sqlite_file = Path(target.url.database)
+        ensure_sqlite_file(sqlite_file)
     engine = create_async_engine(
         target.url, poolclass=pool.NullPool, connect_args=target.connect_args
     )
@@ -73,6 +75,8 @@ async def run_migrations_online() -> None:
             await connection.commit()
     finally:
         await engine.dispose()
+    if sqlite_file is not None:
+        use_wal_journal(sqlite_file)
 
 
 if context.is_offline_mode():

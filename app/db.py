@@ -18,8 +18,9 @@ Invariants:
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,18 @@ def ensure_sqlite_file(path: Path) -> None:
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
         os.chmod(path, 0o600)
+
+
+def use_wal_journal(path: Path) -> None:
+    """Put the database file in WAL mode (a persistent property of the file).
+
+    Done once by the migration step, before any service process opens the file:
+    processes whose first connections switched the mode concurrently could fail
+    with "database is locked" (SQLite answers a lock upgrade that could deadlock
+    with SQLITE_BUSY at once, whatever the busy timeout).
+    """
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:

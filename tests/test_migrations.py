@@ -11,7 +11,9 @@ Alembic's ``env.py`` runs its own event loop, so commands run in a worker thread
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,13 @@ async def test_migrations_are_reversible(empty_target: DatabaseTarget) -> None:
     await asyncio.to_thread(upgrade, empty_target)
     assert await schema(empty_target) == (model_tables(), head_revision())
     await asyncio.to_thread(command.check, alembic_config(empty_target))
+
+
+async def test_sqlite_leaves_migration_in_wal_mode(tmp_path: Path) -> None:
+    """The migration step puts the file in WAL mode, so the service processes that
+    open it next (several workers starting together) never race to switch it."""
+    target = sqlite_target(tmp_path)
+    await asyncio.to_thread(upgrade, target)
+    assert target.url.database is not None
+    with closing(sqlite3.connect(target.url.database)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
