@@ -156,7 +156,7 @@ class ApiKeyService:
 
     async def _get(self, user: str, key_id: str) -> ApiKey:
         statement = self.scope.select(ApiKey, within=ApiKey).where(
-            self._owned_by(user), ApiKey.key_id == key_id
+            self._owned_by(user), ApiKey.key_id == key_id.lower()
         )
         key: ApiKey | None = (await self.session.execute(statement)).scalar_one_or_none()
         if key is None:
@@ -176,7 +176,7 @@ class ApiKeyService:
         await self.audit.record(
             "UPDATE_API_KEY",
             "api_key",
-            key_id,
+            key.key_id,
             user=user,
             details={"expires_at": expires_at.isoformat()},
         )
@@ -189,7 +189,9 @@ class ApiKeyService:
         if not already:
             key.revoked_at = datetime.now(UTC)
             await self.session.flush()
-        await self.audit.record("REVOKE_API_KEY", "api_key", key_id, user=user, success=not already)
+        await self.audit.record(
+            "REVOKE_API_KEY", "api_key", key.key_id, user=user, success=not already
+        )
         return already
 
     async def validate(self, secret: str) -> ValidatedKey:

@@ -108,6 +108,17 @@ async def test_delete_is_idempotent(api: httpx.AsyncClient) -> None:
     assert_utc_timestamp(entry["revoked_at"])
 
 
+async def test_key_id_is_case_insensitive(api: httpx.AsyncClient) -> None:
+    """A key id is a UUID4, accepted in any case like the client key."""
+    key = await create(api, "alice", expires_at=_in(timedelta(days=30)))
+    upper = key["key_id"].upper()
+    response = await patch(api, upper, _in(timedelta(days=10)))
+    assert response.status_code == 200
+    assert response.json()["data"]["key_id"] == key["key_id"]
+    path = f"/api/apikeys/user/alice/{upper}"
+    assert_wrapped(await api.delete(path), {"revoked": True, "already_revoked": False})
+
+
 async def test_delete_of_unknown_key_is_404(api: httpx.AsyncClient) -> None:
     assert_problem(await api.delete(f"/api/apikeys/user/alice/{uuid.uuid4()}"), 404)
 
