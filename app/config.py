@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     """Additionally, POST /api/role/{role}, per tenant."""
     rate_limit_auth_failures: str = "60/minute"
     """401 answers per client address; once spent, that address gets 429."""
+    rate_limit_registration: str = "30/minute"
+    """New tenants opened per client address (open registration): a fresh client key
+    has a fresh per-tenant budget, so opening tenants is limited by address."""
     rate_limit_storage_uri: SecretStr = SecretStr("memory://")
     """``memory://`` (per process) or ``redis://[:password@]host:port/db`` (shared)."""
     rate_limit_key_prefix: str = "auth-rate-limit"
@@ -224,6 +227,7 @@ class Settings(BaseSettings):
         "rate_limit_write",
         "rate_limit_role_create",
         "rate_limit_auth_failures",
+        "rate_limit_registration",
         mode="after",
     )
     @classmethod

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.trail import AuditTrail, RequestContext
 from app.config import Settings
 from app.db import Database
+from app.edge.rate_limit import guard_registration
 from app.errors import Forbidden, Unauthorized
 from app.principal import Principal
 from app.security.credentials import Credential, CredentialKind, hash_client_key
@@ -84,6 +85,15 @@ async def get_session(request: Request, state: StateDep) -> AsyncIterator[AsyncS
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+def registration_guard(request: Request) -> Callable[[], Awaitable[None]]:
+    """The per-address new-tenant budget, checked only when a key opens a tenant."""
+
+    async def guard() -> None:
+        await guard_registration(request.app, request.scope)
+
+    return guard
+
+
 def _credential(request: Request) -> Credential:
     credential = request.scope.get("state", {}).get(CREDENTIAL_STATE_KEY)
     if not isinstance(credential, Credential):
@@ -110,7 +120,11 @@ async def get_principal(
         return principal
     key_hash = hash_client_key(credential.value, state.secrets.key_hash)
     tenant = await resolve_client_key(
-        session, state.database, key_hash, settings.tenant_registration
+        session,
+        state.database,
+        key_hash,
+        settings.tenant_registration,
+        registration_guard(request),
     )
     principal = Principal(
         tenant_id=tenant.id,

@@ -44,6 +44,7 @@ class AppError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.headers = dict(headers or {})
+        self.extra: dict[str, Any] = {}
 
 
 class RefusedWithResult(AppError):
@@ -174,7 +175,9 @@ async def _app_error_handler(request: Request, exc: Exception) -> Response:
         record_auth_failure(
             request.app, exc.reason, request.method, request.url.path, request.client
         )
-    return problem_response(exc.status, exc.detail, slug=exc.slug, headers=exc.headers)
+    return problem_response(
+        exc.status, exc.detail, slug=exc.slug, headers=exc.headers, extra=exc.extra
+    )
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -52,6 +52,7 @@ GENEROUS_RATE_LIMITS: dict[str, object] = {
     "rate_limit_write": "1000000/minute",
     "rate_limit_role_create": "1000000/minute",
     "rate_limit_auth_failures": "1000000/minute",
+    "rate_limit_registration": "1000000/minute",
 }
 
 

@@ -57,7 +57,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
 from app.edge.context import client_address
-from app.errors import problem_response
+from app.errors import AppError, problem_response
 from app.security.credentials import (
     CredentialKind,
     MalformedCredential,
@@ -87,6 +87,7 @@ class LimitName(StrEnum):
     WRITE = "write"
     ROLE_CREATE = "role_create"
     FAILED_AUTHENTICATIONS = "auth_failures"
+    REGISTRATION = "registration"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,7 @@ class RateLimits:
         self.write = parse(settings.rate_limit_write)
         self.role_create = parse(settings.rate_limit_role_create)
         self.auth_failures = parse(settings.rate_limit_auth_failures)
+        self.registration = parse(settings.rate_limit_registration)
         self._offload = not uri.startswith("memory://")
         self._down_since: float | None = None
         self._retry_at = 0.0
@@ -154,6 +156,14 @@ class RateLimits:
                 reset_at = strategy.get_window_stats(item, name.value, identity).reset_time
                 return Refusal(name, item, reset_at)
         return None
+
+    def _hit_registration(self, address: str) -> Refusal | None:
+        strategy = self.limiter.limiter
+        key = (LimitName.REGISTRATION.value, address)
+        if strategy.hit(self.registration, *key):
+            return None
+        reset_at = strategy.get_window_stats(self.registration, *key).reset_time
+        return Refusal(LimitName.REGISTRATION, self.registration, reset_at)
 
     def _record_failure(self, address: str) -> None:
         self.limiter.limiter.hit(
@@ -200,6 +210,14 @@ class RateLimits:
             self.refused[refusal.name] += 1
         return refusal
 
+    async def check_registration(self, address: str) -> Refusal | None:
+        """Spend one of ``address``'s new-tenant budget; the refusal when it is spent
+        (``None`` also when the store is down: fail open, like every limit)."""
+        checked, refusal = await self._guarded(self._hit_registration, address)
+        if checked and refusal is not None:
+            self.refused[refusal.name] += 1
+        return refusal  # an unchecked request was already counted by ``check``
+
     async def record_auth_failure(self, address: str) -> None:
         await self._guarded(self._record_failure, address)
 
@@ -242,26 +260,52 @@ def request_identity(scope: Scope, address: str) -> str:
     return f"tenant:{claims.tenant_id}"
 
 
-def too_many_requests(refusal: Refusal, now: float | None = None) -> JSONResponse:
+_REFUSAL_TEXT = {
+    LimitName.FAILED_AUTHENTICATIONS: "Too many failed authentications from this address",
+    LimitName.REGISTRATION: "Too many new tenants opened from this address",
+}
+
+
+def _refusal_parts(refusal: Refusal, now: float | None) -> tuple[str, dict[str, str]]:
     now = time.time() if now is None else now
     retry_after = max(1, math.ceil(refusal.reset_at - now))
-    what = (
-        "Too many failed authentications from this address"
-        if refusal.name is LimitName.FAILED_AUTHENTICATIONS
-        else "Rate limit exceeded"
-    )
+    what = _REFUSAL_TEXT.get(refusal.name, "Rate limit exceeded")
+    headers = {
+        "Retry-After": str(retry_after),
+        "X-RateLimit-Limit": str(refusal.limit.amount),
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(math.ceil(refusal.reset_at)),
+    }
+    return f"{what} ({refusal.limit}); retry after {retry_after} seconds.", headers
+
+
+def too_many_requests(refusal: Refusal, now: float | None = None) -> JSONResponse:
+    detail, headers = _refusal_parts(refusal, now)
     return problem_response(
-        429,
-        f"{what} ({refusal.limit}); retry after {retry_after} seconds.",
-        slug="rate-limited",
-        headers={
-            "Retry-After": str(retry_after),
-            "X-RateLimit-Limit": str(refusal.limit.amount),
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": str(math.ceil(refusal.reset_at)),
-        },
-        extra={"limit": refusal.name.value},
+        429, detail, slug="rate-limited", headers=headers, extra={"limit": refusal.name.value}
     )
+
+
+class RateLimited(AppError):
+    """A refusal raised from inside a request (the new-tenant budget)."""
+
+    status = 429
+    slug = "rate-limited"
+
+    def __init__(self, refusal: Refusal) -> None:
+        detail, headers = _refusal_parts(refusal, None)
+        super().__init__(detail, headers=headers)
+        self.extra = {"limit": refusal.name.value}
+
+
+async def guard_registration(app: Any, scope: Scope) -> None:
+    """Raise :class:`RateLimited` when this address has opened too many tenants."""
+    limits: RateLimits | None = getattr(getattr(app, "state", None), "rate_limits", None)
+    if limits is None:
+        return
+    refusal = await limits.check_registration(client_address(scope))
+    if refusal is not None:
+        raise RateLimited(refusal)
 
 
 class RateLimitMiddleware:

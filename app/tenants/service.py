@@ -13,6 +13,7 @@ unknown key in closed-registration mode.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -80,9 +81,16 @@ def _usable(record: TenantRecord) -> TenantRecord:
 
 
 async def resolve_client_key(
-    session: AsyncSession, db: Database, key_hash: str, registration: Registration
+    session: AsyncSession,
+    db: Database,
+    key_hash: str,
+    registration: Registration,
+    before_register: Callable[[], Awaitable[None]] | None = None,
 ) -> TenantRecord:
-    """The tenant behind a client key hash; raises :class:`Unauthorized` when refused."""
+    """The tenant behind a client key hash; raises :class:`Unauthorized` when refused.
+
+    ``before_register`` runs before a new tenant is opened (the per-address budget)
+    and may raise to refuse it."""
     record = await find_by_key_hash(session, key_hash)
     if record is not None:
         return _usable(record)
@@ -96,6 +104,8 @@ async def resolve_client_key(
     if registration is Registration.CLOSED:
         raise Unauthorized("Unknown client key.", reason=FailureReason.UNKNOWN_KEY)
     await session.rollback()
+    if before_register is not None:
+        await before_register()
     await register_tenant(db, key_hash)
     record = await find_by_key_hash(session, key_hash)
     if record is None:  # pragma: no cover - committed just above, never deleted

@@ -15,7 +15,14 @@ from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse
 
 from app.bodies import is_form, read_form, read_json_object, validate
-from app.deps import AuditFactoryDep, DatabaseDep, SessionDep, SettingsDep, StateDep
+from app.deps import (
+    AuditFactoryDep,
+    DatabaseDep,
+    SessionDep,
+    SettingsDep,
+    StateDep,
+    registration_guard,
+)
 from app.errors import (
     INVALID_TOKEN_CHALLENGE,
     BadRequest,
@@ -156,7 +163,9 @@ async def issue_token(
 ) -> TokenResponse:
     client_key, scope = await _client_key_and_scope(request)
     key_hash = hash_client_key(client_key, state.secrets.key_hash)
-    tenant = await resolve_client_key(session, database, key_hash, settings.tenant_registration)
+    tenant = await resolve_client_key(
+        session, database, key_hash, settings.tenant_registration, registration_guard(request)
+    )
     service = TokenService(session, state.tokens, settings, audit)
     pair = await service.issue(tenant.id, tenant.key_generation, scope)
     return _token_response(pair, response)

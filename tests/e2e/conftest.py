@@ -57,6 +57,8 @@ def server(
         AUTH_PORT=str(free_port()),
         # Users in these tests hold no API keys; strict identity would deny them.
         AUTH_STRICT_USERS_DEFAULT="false",
+        # Every test opens tenants of its own from this one address.
+        AUTH_RATE_LIMIT_REGISTRATION="1000/minute",
         **server_database_env,
     )
     with ServerProcess(workdir, env) as process:

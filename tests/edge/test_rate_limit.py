@@ -55,6 +55,7 @@ def test_defaults() -> None:
     assert settings.rate_limit_write == "600/minute"
     assert settings.rate_limit_role_create == "60/minute"
     assert settings.rate_limit_auth_failures == "60/minute"
+    assert settings.rate_limit_registration == "30/minute"
     assert settings.rate_limit_storage_uri.get_secret_value() == "memory://"
 
 
@@ -65,6 +66,7 @@ def test_defaults() -> None:
         "rate_limit_write",
         "rate_limit_role_create",
         "rate_limit_auth_failures",
+        "rate_limit_registration",
     ],
 )
 def test_limits_must_parse(setting: str) -> None:
@@ -87,7 +89,13 @@ async def test_default_budget_is_per_tenant(edge_client: EdgeClient) -> None:
     assert_refused(refused, "default", 3, "Rate limit exceeded")
     assert same_tenant_upper_case.status_code == 429
     assert other_tenant.status_code == 200
-    assert counts == {"default": 2, "write": 0, "role_create": 0, "auth_failures": 0}
+    assert counts == {
+        "default": 2,
+        "write": 0,
+        "role_create": 0,
+        "auth_failures": 0,
+        "registration": 0,
+    }
 
 
 async def test_write_budget_counts_writes_only(edge_client: EdgeClient) -> None:
@@ -116,6 +124,30 @@ async def test_role_creation_budget(edge_client: EdgeClient) -> None:
     assert_refused(refused, "role_create", 2, "Rate limit exceeded")
     assert [grant.status_code, delete.status_code] == [200, 200]
     assert [entry["role"] for entry in roles.json()["result"]] == ["r0"]
+
+
+async def test_opening_tenants_is_limited_per_address(edge_client: EdgeClient) -> None:
+    """Each new client key has a fresh budget, so opening tenants has its own,
+    per client address; known tenants are not affected."""
+    known = new_key()
+    async with edge_client(rate_limit_registration="2/minute") as (app, http):
+        assert (await http.get("/api/roles", headers=bearer(known))).status_code == 200
+        second = await http.get("/api/roles", headers=bearer(new_key()))
+        refused = await http.get("/api/roles", headers=bearer(new_key()))
+        by_token = await http.post("/api/token", headers=bearer(new_key()))
+        known_again = await http.get("/api/roles", headers=bearer(known))
+        counts = app.state.rate_limits.snapshot()["refused"]
+    async with edge_client(rate_limit_registration="2/minute", client=("10.0.0.9", 50000)) as (
+        _app,
+        http,
+    ):
+        elsewhere = await http.get("/api/roles", headers=bearer(new_key()))
+    assert second.status_code == 200
+    assert_refused(refused, "registration", 2, "Too many new tenants opened from this address")
+    assert by_token.status_code == 429
+    assert known_again.status_code == 200
+    assert counts["registration"] == 2
+    assert elsewhere.status_code == 200
 
 
 async def test_tokens_count_against_their_tenant(edge_client: EdgeClient) -> None:
@@ -305,6 +337,7 @@ async def test_shared_store_never_holds_a_raw_key(edge_client: EdgeClient) -> No
         f"{prefix}:LIMITER/auth_failures/127.0.0.1/1000000/1/minute",
         f"{prefix}:LIMITER/default/ip:127.0.0.1/1000000/1/minute",
         f"{prefix}:LIMITER/default/key:{digest}/1000000/1/minute",
+        f"{prefix}:LIMITER/registration/127.0.0.1/1000000/1/minute",
         f"{prefix}:LIMITER/role_create/key:{digest}/1000000/1/minute",
         f"{prefix}:LIMITER/write/key:{digest}/1000000/1/minute",
     ]
