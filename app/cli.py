@@ -132,6 +132,12 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _label(value: str) -> str:
+    if not 1 <= len(value) <= 64 or not value.isprintable():
+        raise argparse.ArgumentTypeError("a label is 1-64 printable characters")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auth-server", description="RBAC authorization service")
     parser.add_argument("--version", action="version", version=f"auth-server {__version__}")
@@ -144,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     tenant = commands.add_parser("tenant", help="manage tenants (closed registration)")
     tenant_commands = tenant.add_subparsers(dest="tenant_command", required=True)
     create = tenant_commands.add_parser("create", help="create a tenant, print its key once")
-    create.add_argument("--label", default=None, help="a name for operators (1-64 chars)")
+    create.add_argument(
+        "--label", default=None, type=_label, help="a name for operators (1-64 chars)"
+    )
     create.set_defaults(handler=_tenant_create)
     tenant_commands.add_parser("list", help="list tenants").set_defaults(handler=_tenant_list)
     disable_cmd = tenant_commands.add_parser("disable", help="disable a tenant")

@@ -5,8 +5,8 @@
 * At most :data:`MAX_ACTIVE_KEYS` live keys per user. Creation locks the tenant row
   (PostgreSQL ``FOR UPDATE``; SQLite's write transaction is already exclusive), so
   concurrent creations cannot overshoot the limit.
-* Validation looks the hash up globally and then insists on the caller's tenant: a
-  key of another tenant is indistinguishable from an unknown one.
+* Validation looks the hash up inside the caller's tenant only: a key of another
+  tenant is indistinguishable from an unknown one.
 * ``last_used_at`` is written at most once a minute per key (one conditional UPDATE).
 """
 

@@ -8,9 +8,10 @@ the request transaction, is
 2. remember the old key hash in ``retired_client_keys`` (it now answers 401);
 3. set the new key hash and bump ``key_generation`` (every earlier token dies).
 
-A concurrent write authenticated with the old key either committed before the swap
-(its rows belong to the tenant, under the new key too) or is refused with 401
-afterwards: nothing acknowledged is lost.
+A concurrent write authenticated with the old key belongs to the tenant whichever
+side of the swap it commits on (rows hang off the tenant id, not the key), and a
+request that looks the old key up after the swap is refused with 401: nothing
+acknowledged is lost.
 
 Recovery does the same swap, authenticated by the single-use rotate key instead of
 the client key, and replaces the spent rotate key with a fresh one.
@@ -111,6 +112,7 @@ class RotationService:
             raise Unauthorized(
                 "This client key has been rotated and is no longer valid.",
                 reason=FailureReason.ROTATED_KEY,
+                tenant_id=tenant.id,
             )
         new_key = str(uuid.uuid4())
         await self._swap(tenant, new_key)
