@@ -103,8 +103,20 @@ async def check_canary(database: Database, cipher: FieldCipher) -> None:
             raise EncryptionConfigError("the encryption canary holds an unexpected value")
 
 
+def _key_label(cipher: FieldCipher, stored: str) -> str:
+    """``plaintext``, ``key N`` (1 = newest), or why no configured key opens it."""
+    if not cipher.enabled:
+        return "encrypted (no key configured)" if stored.startswith("enc:") else "plaintext"
+    try:
+        position = cipher.key_position(stored)
+    except StoredDataCorrupt:
+        return "unreadable (altered, or under a key not configured)"
+    return "plaintext" if position is None else f"key {position + 1}"
+
+
 async def key_usage(database: Database, cipher: FieldCipher) -> dict[str, Counter[str]]:
-    """Rows per key for every encrypted column: ``key 1`` (newest) ..., or ``plaintext``."""
+    """Rows per key for every encrypted column: ``key 1`` (newest) ..., ``plaintext``,
+    or ``unreadable`` (counted, never fatal: status is how an operator finds them)."""
     usage: dict[str, Counter[str]] = {}
     for target in ENCRYPTED_COLUMNS:
         counter: Counter[str] = Counter()
@@ -115,11 +127,7 @@ async def key_usage(database: Database, cipher: FieldCipher) -> dict[str, Counte
             async for stored in stream:
                 if stored is None:
                     continue
-                position = cipher.key_position(stored) if cipher.enabled else None
-                if stored.startswith("enc:") and not cipher.enabled:
-                    counter["encrypted (no key configured)"] += 1
-                else:
-                    counter["plaintext" if position is None else f"key {position + 1}"] += 1
+                counter[_key_label(cipher, stored)] += 1
         usage[target.name] = counter
     return usage
 
