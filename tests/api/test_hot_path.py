@@ -1,0 +1,84 @@
+"""The hot path's shape: ``has_permission`` costs two statements (tenant lookup and one
+decision SELECT, strict identity included), and the decision is answered from indexes
+(checked with SQLite's query plan)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, select, text
+
+from app.audit.trail import AuditTrail, RequestContext
+from app.rbac.service import RbacService
+from app.state import AppState
+from app.tenants.scope import TenantScope
+from tests.api.helpers import assert_bare, assert_wrapped
+
+
+@contextmanager
+def statements(app: FastAPI) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine executes inside the block."""
+    engine = app.state.auth.database.engine.sync_engine
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def queries(seen: list[str]) -> list[str]:
+    return [sql for sql in seen if sql.upper().startswith("SELECT")]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+async def test_has_permission_is_two_selects(
+    app: FastAPI, api: httpx.AsyncClient, strict: bool
+) -> None:
+    assert_bare(await api.post("/api/role/editors"), True)
+    assert_bare(await api.post("/api/permission/editors/publish"), True)
+    assert (await api.post("/api/apikeys/user/alice")).status_code == 200
+    assert_bare(await api.post("/api/membership/alice/editors"), True)
+    if strict:
+        assert (await api.put("/api/settings", json={"strict_users": True})).status_code == 200
+    with statements(app) as seen:
+        assert_wrapped(await api.get("/api/has_permission/alice/publish"), {"has_permission": True})
+    selects = queries(seen)
+    assert len(selects) == 2, selects
+    assert "FROM tenants" in selects[0]
+    assert "FROM memberships, grants" in selects[1]
+    assert ("api_keys" in selects[1]) is strict
+    assert not [sql for sql in seen if sql.upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+async def test_decision_query_uses_the_unique_indexes(
+    backend: str, app: FastAPI, api: httpx.AsyncClient
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the plan of a tiny PostgreSQL table is a sequential scan by design")
+    assert_bare(await api.post("/api/role/editors"), True)
+    state: AppState = app.state.auth
+    async with state.database.transaction(write=False) as session:
+        tenant_id = (await session.execute(text("SELECT max(id) FROM tenants"))).scalar_one()
+        scope = TenantScope(session, tenant_id, state.cipher)
+        trail = AuditTrail(session, state.secrets.audit, tenant_id, RequestContext(), enabled=False)
+        decision = select(RbacService(scope, trail)._holds("alice", "publish"))
+        compiled = decision.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = (await session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))).all()
+    details = [str(row[-1]) for row in plan]
+    searches = [d for d in details if d.startswith("SEARCH")]
+    assert len(searches) == 2, details
+    assert searches[0].startswith("SEARCH memberships USING INDEX"), details
+    assert searches[0].endswith("(tenant_id=? AND user_key=?)"), details
+    assert searches[1].startswith("SEARCH grants USING INDEX"), details
+    assert searches[1].endswith("(role_id=? AND permission_key=?)"), details
+    assert [d for d in details if d.startswith("SCAN")] == ["SCAN CONSTANT ROW"], details
