@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
@@ -27,7 +27,7 @@ from app.errors import Forbidden, Unauthorized
 from app.principal import Principal
 from app.security.credentials import Credential, CredentialKind, hash_client_key
 from app.security.failures import FailureReason
-from app.security.gate import CREDENTIAL_STATE_KEY
+from app.security.gate import CLAIMS_STATE_KEY, CREDENTIAL_STATE_KEY, KEY_HASH_STATE_KEY
 from app.state import AppState
 from app.tenants.scope import TenantScope
 from app.tenants.service import resolve_client_key
@@ -112,13 +112,16 @@ async def get_principal(
     access token (signature, claims, family and key generation)."""
     credential = _credential(request)
     settings = state.settings
+    shared: dict[str, Any] = request.scope.get("state", {})
     if credential.kind is CredentialKind.JWT:
         principal = await TokenService(session, state.tokens, settings).resolve_access(
-            credential.value
+            credential.value, verified=shared.get(CLAIMS_STATE_KEY)
         )
         request.state.principal = principal
         return principal
-    key_hash = hash_client_key(credential.value, state.secrets.key_hash)
+    key_hash = shared.get(KEY_HASH_STATE_KEY) or hash_client_key(
+        credential.value, state.secrets.key_hash
+    )
     tenant = await resolve_client_key(
         session,
         state.database,

@@ -65,6 +65,7 @@ from app.security.credentials import (
     hash_client_key,
     parse_authorization,
 )
+from app.security.gate import CLAIMS_STATE_KEY, KEY_HASH_STATE_KEY
 from app.tokens.codec import TokenRejected, TokenType
 
 logger = logging.getLogger("app.edge.rate_limit")
@@ -251,12 +252,16 @@ def request_identity(scope: Scope, address: str) -> str:
         credential = parse_authorization(header)
     except (MissingCredential, MalformedCredential):
         return f"ip:{address}"
+    shared = scope.setdefault("state", {})
     if credential.kind is CredentialKind.CLIENT_KEY:
-        return "key:" + hash_client_key(credential.value, state.secrets.key_hash)[:32]
+        key_hash = hash_client_key(credential.value, state.secrets.key_hash)
+        shared[KEY_HASH_STATE_KEY] = key_hash
+        return "key:" + key_hash[:32]
     try:
         claims = state.tokens.verify(credential.value, TokenType.ACCESS)
     except TokenRejected:
         return f"ip:{address}"
+    shared[CLAIMS_STATE_KEY] = claims
     return f"tenant:{claims.tenant_id}"
 
 

@@ -25,6 +25,10 @@ from app.security.credentials import (
 from app.security.failures import FailureReason
 
 CREDENTIAL_STATE_KEY = "credential"
+# Set by the rate limiter when it has already derived them from this request's
+# credential, so authentication does not derive them twice.
+KEY_HASH_STATE_KEY = "client_key_hash"
+CLAIMS_STATE_KEY = "access_claims"
 PUBLIC_API_PATHS: frozenset[str] = frozenset(
     {
         # Their credential travels in the body (or, for /api/token, optionally in the

@@ -15,6 +15,7 @@ from sqlalchemy import event, select, text
 
 from app.audit.trail import AuditTrail, RequestContext
 from app.rbac.service import RbacService
+from app.security.credentials import hash_client_key
 from app.state import AppState
 from app.tenants.scope import TenantScope
 from tests.api.helpers import assert_bare, assert_wrapped
@@ -95,3 +96,38 @@ async def test_decision_query_uses_the_unique_indexes(
     assert "uq_memberships_tenant_id_user_key_role_id" in plan, plan
     assert "uq_grants_role_id_permission_key" in plan, plan
     assert "Seq Scan" not in plan, plan
+
+
+async def test_the_credential_is_derived_once_per_request(
+    app: FastAPI, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rate limiter's key hash and token verification are reused by authentication."""
+    from app import deps
+    from app.edge import rate_limit
+
+    assert app.state.rate_limits is not None
+    hashes: list[str] = []
+    original_hash = hash_client_key
+
+    def counting_hash(key: str, secret: bytes) -> str:
+        hashes.append(key)
+        return original_hash(key, secret)
+
+    monkeypatch.setattr(deps, "hash_client_key", counting_hash)
+    monkeypatch.setattr(rate_limit, "hash_client_key", counting_hash)
+    assert_bare(await api.get("/api/roles"), [])
+    assert len(hashes) == 1
+
+    token = (await api.post("/api/token", json={"scope": "check"})).json()["access_token"]
+    codec = app.state.auth.tokens
+    verifications: list[str] = []
+    original_verify = codec.verify
+
+    def counting_verify(value: str, expected: Any) -> Any:
+        verifications.append(value)
+        return original_verify(value, expected)
+
+    monkeypatch.setattr(codec, "verify", counting_verify)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert_bare(await api.get("/api/roles", headers=headers), [])
+    assert len(verifications) == 1
