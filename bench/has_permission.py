@@ -23,7 +23,6 @@ import os
 import random
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,13 +35,12 @@ from pathlib import Path
 import httpx
 from cryptography.fernet import Fernet
 
-from tests.e2e.server import auth_server_executable, free_port
+from tests.e2e.server import ServerProcess, free_port, server_env
 
 ROLES = 10
 PERMISSIONS_PER_ROLE = 5
 ROLES_PER_USER = 2
 WARM_UP_SECONDS = 1.0
-STARTUP_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -110,58 +108,20 @@ def own_cpu_seconds() -> float:
 @contextmanager
 def server(directory: Path, *, encrypted: bool) -> Iterator[tuple[str, int]]:
     """A healthy ``auth-server serve`` in ``directory``; yields its base URL and pid."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("AUTH_")}
-    env.update(
-        HOME=str(directory),
-        AUTH_PORT=str(port),
-        AUTH_SQLITE_PATH=str(directory / "auth.sqlite3"),
-        AUTH_KEY_HASH_SECRET=secrets.token_urlsafe(32),
-        AUTH_JWT_SECRET_KEY=secrets.token_urlsafe(32),
-        AUTH_STRICT_USERS_DEFAULT="false",
-        AUTH_RATE_LIMIT_ENABLED="false",
-        AUTH_LOG_LEVEL="warning",
-    )
+    settings = {
+        "AUTH_PORT": str(free_port()),
+        "AUTH_SQLITE_PATH": str(directory / "auth.sqlite3"),
+        "AUTH_KEY_HASH_SECRET": secrets.token_urlsafe(32),
+        "AUTH_JWT_SECRET_KEY": secrets.token_urlsafe(32),
+        "AUTH_STRICT_USERS_DEFAULT": "false",
+        "AUTH_RATE_LIMIT_ENABLED": "false",
+        "AUTH_LOG_LEVEL": "warning",
+    }
     if encrypted:
-        env.update(
-            AUTH_ENABLE_ENCRYPTION="true", AUTH_ENCRYPTION_KEY=Fernet.generate_key().decode()
-        )
-    url = f"http://127.0.0.1:{port}"
-    with (directory / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            [auth_server_executable(), "serve"],
-            env=env,
-            cwd=directory,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_healthy(url, process, directory)
-            yield url, process.pid
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], directory: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    with httpx.Client(base_url=url, timeout=1.0) as http:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                log = (directory / "server.log").read_text(errors="replace")
-                raise SystemExit(f"auth-server exited with {process.returncode}:\n{log}")
-            try:
-                if http.get("/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    raise SystemExit(f"auth-server not healthy after {STARTUP_TIMEOUT:.0f} s")
+        settings["AUTH_ENABLE_ENCRYPTION"] = "true"
+        settings["AUTH_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+    with ServerProcess(directory, server_env(directory, **settings)) as process:
+        yield process.url, process.pid
 
 
 async def populate(http: httpx.AsyncClient, workload: Workload) -> None:
