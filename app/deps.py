@@ -176,15 +176,7 @@ def request_context(request: Request) -> RequestContext:
 async def audit_trail(
     request: Request, state: StateDep, session: SessionDep, principal: PrincipalDep
 ) -> AuditTrail:
-    settings = state.settings
-    return AuditTrail(
-        session,
-        state.secrets.audit,
-        principal.tenant_id,
-        request_context(request),
-        enabled=settings.enable_audit_logging,
-        checks=settings.audit_permission_checks,
-    )
+    return AuditTrail.for_state(state, session, principal.tenant_id, request_context(request))
 
 
 AuditDep = Annotated[AuditTrail, Depends(audit_trail)]
@@ -194,18 +186,10 @@ AuditFactory = Callable[[int], AuditTrail]
 
 async def audit_factory(request: Request, state: StateDep, session: SessionDep) -> AuditFactory:
     """Audit trails for tenants known only inside the use case (tokens, recovery)."""
-    settings = state.settings
     context = request_context(request)
 
     def for_tenant(tenant_id: int) -> AuditTrail:
-        return AuditTrail(
-            session,
-            state.secrets.audit,
-            tenant_id,
-            context,
-            enabled=settings.enable_audit_logging,
-            checks=settings.audit_permission_checks,
-        )
+        return AuditTrail.for_state(state, session, tenant_id, context)
 
     return for_tenant
 

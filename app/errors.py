@@ -65,10 +65,6 @@ class BadRequest(AppError):
     slug = "bad-request"
 
 
-class InvalidName(BadRequest):
-    slug = "invalid-name"
-
-
 class Unauthorized(AppError):
     """401 with an RFC 6750 challenge; ``reason`` feeds the failed-authentication
     counters (see :mod:`app.security.failures`)."""
@@ -105,11 +101,6 @@ class NotFound(AppError):
 class Conflict(AppError):
     status = 409
     slug = "conflict"
-
-
-class ServiceUnavailable(AppError):
-    status = 503
-    slug = "service-unavailable"
 
 
 def problem_body(status: int, detail: str, *, slug: str | None = None) -> dict[str, Any]:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.names import RULES, NameKind
+from app.utc import as_utc
 
-
-def _as_utc(value: datetime) -> datetime:
-    """Naive datetimes are UTC: the reference client sends naive UTC ISO strings, and
-    SQLite hands stored ones back naive. Answers always carry the UTC offset."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+# Naive datetimes in requests and from SQLite are UTC; answers always carry the offset.
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 Label = Annotated[str, StringConstraints(pattern=RULES[NameKind.LABEL].pattern)]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 

@@ -25,6 +25,7 @@ from app.errors import BadRequest, Conflict, NotFound
 from app.models import ApiKey, Tenant
 from app.security.credentials import hash_secret, mint_secret, secret_shape
 from app.tenants.scope import TenantScope
+from app.utc import as_utc
 
 KEY_PREFIX = "rak_"
 HASH_PURPOSE = "api-key"
@@ -56,7 +57,9 @@ class KeyRecord:
     @property
     def is_active(self) -> bool:
         now = datetime.now(UTC)
-        return self.revoked_at is None and (self.expires_at is None or _utc(self.expires_at) > now)
+        return self.revoked_at is None and (
+            self.expires_at is None or as_utc(self.expires_at) > now
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +72,6 @@ def live_key_clause(now: datetime) -> ColumnElement[bool]:
     return and_(
         ApiKey.revoked_at.is_(None), or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
     )
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; every stored datetime is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _check_expiry(expires_at: datetime, now: datetime) -> None:
@@ -169,7 +167,7 @@ class ApiKeyService:
         if key.revoked_at is not None:
             raise Conflict("This API key is revoked.")
         _check_expiry(expires_at, now)
-        if key.expires_at is not None and expires_at >= _utc(key.expires_at):
+        if key.expires_at is not None and expires_at >= as_utc(key.expires_at):
             raise BadRequest("expires_at can only be shortened.")
         key.expires_at = expires_at
         await self.session.flush()
@@ -233,7 +231,7 @@ class ApiKeyService:
             return ValidatedKey(None, ValidationFailure.UNKNOWN)
         if key.revoked_at is not None:
             return ValidatedKey(self._record(key), ValidationFailure.REVOKED)
-        if key.expires_at is not None and _utc(key.expires_at) <= now:
+        if key.expires_at is not None and as_utc(key.expires_at) <= now:
             return ValidatedKey(self._record(key), ValidationFailure.EXPIRED)
         await self.session.execute(
             update(ApiKey)

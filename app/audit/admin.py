@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, TypeVar
 
 from app.audit.chain import ChainBreak
-from app.audit.service import AuditFilter, entry, prune, query, stream, utc, verify
+from app.audit.service import AuditFilter, entry, prune, query, stream, verify
 from app.config import Settings
 from app.db import Database
 from app.runtime import open_state
 from app.security.credentials import hash_client_key, is_uuid4
 from app.security.secrets import ServerSecrets
 from app.tenants.service import find_by_key_hash
+from app.utc import as_utc
 
 T = TypeVar("T")
 
@@ -80,7 +81,7 @@ async def verify_trail(settings: Settings, tenant: int | str | None = None) -> l
 async def export_trail(settings: Settings, output: TextIO, *, since: datetime | None = None) -> int:
     """Write every row as one JSON object per line (oldest first); rows written.
     A naive ``since`` is UTC."""
-    audit_filter = AuditFilter(since=utc(since) if since is not None else None)
+    audit_filter = AuditFilter(since=as_utc(since) if since is not None else None)
 
     async def work(database: Database, _secrets: ServerSecrets) -> int:
         count = 0

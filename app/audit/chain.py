@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db_ops import insert_ignore
 from app.models import AuditHead, AuditLog
 from app.models.audit import GENESIS_HASH
+from app.utc import as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +43,7 @@ class AuditEvent:
 
 
 def timestamp_text(value: datetime) -> str:
-    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical(row: AuditLog) -> bytes:

@@ -48,7 +48,7 @@ WRITE_ROUTE_ACTIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def _resource(request: Request, trail: AuditTrail) -> tuple[str | None, str | None]:
+def _resource(request: Request) -> tuple[str | None, str | None]:
     """(resource, user) from the path: the role, role:permission, or the key id."""
     params = request.path_params
     user = params.get("user")
@@ -80,8 +80,8 @@ async def audit_refusal(request: Request, exc: AppError) -> None:
     details["route"] = getattr(route, "path", request.url.path)
     try:
         async with state.database.transaction(write=True) as session:
-            trail = AuditTrail(session, state.secrets.audit, chain, request_context(request))
-            resource, user = _resource(request, trail)
+            trail = AuditTrail.for_state(state, session, chain, request_context(request))
+            resource, user = _resource(request)
             await trail.record(
                 action, entity_type, resource, user=user, success=False, details=details
             )

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.audit.schemas import AuditEntry, AuditPage
-from app.audit.service import AuditFilter, entry, query, utc
+from app.audit.service import AuditFilter, entry, query
 from app.deps import PrincipalDep, SessionDep
 from app.responses import Wrapped, problem_examples, wrapped
+from app.utc import as_utc
 
 router = APIRouter(prefix="/api", tags=["audit"], responses=problem_examples(400, 401))
 
@@ -37,8 +38,8 @@ async def list_audit(
         chain_id=principal.tenant_id,
         action=action,
         entity_type=entity_type,
-        since=utc(since) if since else None,
-        until=utc(until) if until else None,
+        since=as_utc(since) if since else None,
+        until=as_utc(until) if until else None,
     )
     total, rows = await query(session, audit_filter, limit=limit, offset=offset)
     page = AuditPage(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select
@@ -159,7 +159,3 @@ async def prune(database: Database, older_than: datetime) -> dict[int, int]:
             head.base_seq, head.base_hash = last.seq, last.row_hash
             removed[chain_id] = int(getattr(result, "rowcount", 0))
     return removed
-
-
-def utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

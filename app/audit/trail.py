@@ -16,11 +16,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.chain import AuditEvent, append
+
+if TYPE_CHECKING:
+    from app.state import AppState
 
 SYSTEM_CHAIN = 0
 USER_AGENT_LIMIT = 256
@@ -55,6 +58,21 @@ class AuditTrail:
         self.context = context
         self.enabled = enabled
         self.checks = enabled and checks
+
+    @classmethod
+    def for_state(
+        cls, state: AppState, session: AsyncSession, chain_id: int, context: RequestContext
+    ) -> AuditTrail:
+        """A trail configured by the service settings (enabled, decisions audited)."""
+        settings = state.settings
+        return cls(
+            session,
+            state.secrets.audit,
+            chain_id,
+            context,
+            enabled=settings.enable_audit_logging,
+            checks=settings.audit_permission_checks,
+        )
 
     def fingerprint(self, user: str) -> str:
         return fingerprint(self.key, self.chain_id, user)

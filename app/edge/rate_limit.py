@@ -65,7 +65,7 @@ from app.security.credentials import (
     hash_client_key,
     parse_authorization,
 )
-from app.security.gate import CLAIMS_STATE_KEY, KEY_HASH_STATE_KEY
+from app.security.gate import CLAIMS_STATE_KEY, KEY_HASH_STATE_KEY, authorization_header
 from app.tokens.codec import TokenRejected, TokenType
 
 logger = logging.getLogger("app.edge.rate_limit")
@@ -235,17 +235,10 @@ class RateLimits:
         }
 
 
-def _authorization(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return str(value.decode("latin-1"))
-    return None
-
-
 def request_identity(scope: Scope, address: str) -> str:
     """Whom this request is counted against (see the module docstring)."""
     state = getattr(getattr(scope.get("app"), "state", None), "auth", None)
-    header = _authorization(scope)
+    header = authorization_header(scope)
     if state is None or header is None:
         return f"ip:{address}"
     try:

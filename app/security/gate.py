@@ -50,7 +50,8 @@ def _is_gated(scope: Scope) -> bool:
     return path not in PUBLIC_API_PATHS
 
 
-def _authorization(scope: Scope) -> str | None:
+def authorization_header(scope: Scope) -> str | None:
+    """The request's ``Authorization`` value (the first, if several), or ``None``."""
     for name, value in scope["headers"]:
         if name == b"authorization":
             return str(value.decode("latin-1"))
@@ -66,7 +67,7 @@ class ClientKeyGate:
             await self.app(scope, receive, send)
             return
         try:
-            credential = parse_authorization(_authorization(scope))
+            credential = parse_authorization(authorization_header(scope))
         except MissingCredential as exc:
             self._record(scope, FailureReason.MISSING_HEADER)
             response = problem_response(

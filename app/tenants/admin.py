@@ -12,13 +12,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.audit.trail import AuditTrail, RequestContext
 from app.config import Settings
 from app.runtime import open_state
 from app.security.credentials import hash_client_key
-from app.state import AppState
 from app.tenants.service import create_operator_tenant, disable_tenant, list_tenants
 
 OPERATOR = RequestContext(user_agent="auth-server")
@@ -34,23 +31,13 @@ class TenantSummary:
     strict_users: bool | None
 
 
-def _audit(state: AppState, session: AsyncSession, tenant_id: int) -> AuditTrail:
-    return AuditTrail(
-        session,
-        state.secrets.audit,
-        tenant_id,
-        OPERATOR,
-        enabled=state.settings.enable_audit_logging,
-    )
-
-
 async def create_tenant(settings: Settings, label: str | None) -> tuple[int, str]:
     client_key = str(uuid.uuid4())
     async with open_state(settings) as state, state.database.transaction() as session:
         tenant_id = await create_operator_tenant(
             session, hash_client_key(client_key, state.secrets.key_hash), label
         )
-        await _audit(state, session, tenant_id).record(
+        await AuditTrail.for_state(state, session, tenant_id, OPERATOR).record(
             "CREATE_TENANT", "tenant", str(tenant_id), details={"label": label}
         )
     return tenant_id, client_key
@@ -75,7 +62,7 @@ async def disable(settings: Settings, tenant_id: int) -> bool:
     async with open_state(settings) as state, state.database.transaction() as session:
         found = await disable_tenant(session, tenant_id)
         if found:
-            await _audit(state, session, tenant_id).record(
+            await AuditTrail.for_state(state, session, tenant_id, OPERATOR).record(
                 "DISABLE_TENANT", "tenant", str(tenant_id)
             )
         return found

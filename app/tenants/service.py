@@ -46,13 +46,6 @@ async def find_by_key_hash(session: AsyncSession, key_hash: str) -> TenantRecord
     return TenantRecord(row[0], row[1], row[2], row[3] is not None)
 
 
-async def find_by_id(session: AsyncSession, tenant_id: int) -> TenantRecord | None:
-    row = (await session.execute(select(*_COLUMNS).where(Tenant.id == tenant_id))).first()
-    if row is None:
-        return None
-    return TenantRecord(row[0], row[1], row[2], row[3] is not None)
-
-
 async def retired_key_tenant(session: AsyncSession, key_hash: str) -> int | None:
     """The tenant a rotated-away key belonged to, or ``None``."""
     statement = select(RetiredClientKey.tenant_id).where(RetiredClientKey.key_hash == key_hash)
