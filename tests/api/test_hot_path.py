@@ -4,37 +4,19 @@ unique indexes (checked with each database's query plan)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from app.audit.trail import AuditTrail, RequestContext
 from app.rbac.service import RbacService
 from app.security.credentials import hash_client_key
 from app.state import AppState
 from app.tenants.scope import TenantScope
-from tests.api.helpers import assert_bare, assert_wrapped
-
-
-@contextmanager
-def statements(app: FastAPI) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine executes inside the block."""
-    engine = app.state.auth.database.engine.sync_engine
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.api.helpers import assert_bare, assert_wrapped, statements
 
 
 def queries(seen: list[str]) -> list[str]:
