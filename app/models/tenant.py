@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, false, text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigId, CreatedAtMixin, IdMixin
@@ -33,6 +33,11 @@ class Tenant(IdMixin, CreatedAtMixin, Base):
         Boolean, default=False, server_default=false(), nullable=False
     )
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revision: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default=text("0"), nullable=False
+    )
+    """Grows by one in every transaction that changes what a decision may answer
+    (see :mod:`app.decisions`)."""
 
 
 class RetiredClientKey(CreatedAtMixin, Base):
