@@ -5,6 +5,7 @@
     auth-server migrate [REV]   upgrade the schema to REV (default: head)
     auth-server tenant create [--label L]   create a tenant; prints its client key once
     auth-server tenant list                 list tenants (never their keys)
+    auth-server tenant rekey ID             give the tenant a new client key, printed once
     auth-server tenant disable ID           refuse the tenant's key and tokens from now on
     auth-server audit query|verify|export|prune       see app/cli_data.py
     auth-server encryption status|rotate|enable       see app/cli_data.py
@@ -107,6 +108,21 @@ def _tenant_list(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _tenant_rekey(settings: Settings, args: argparse.Namespace) -> int:
+    from app.tenants.admin import rekey
+
+    client_key = asyncio.run(rekey(settings, args.tenant_id))
+    if client_key is None:
+        print(f"auth-server: no tenant with id {args.tenant_id}", file=sys.stderr)
+        return 1
+    print(
+        f"tenant {args.tenant_id} re-keyed: its old key, rotate key and tokens are refused; "
+        "the new client key (shown once, hand it over on a trusted channel):"
+    )
+    print(client_key)
+    return 0
+
+
 def _tenant_disable(settings: Settings, args: argparse.Namespace) -> int:
     from app.tenants.admin import disable
 
@@ -155,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.set_defaults(handler=_tenant_create)
     tenant_commands.add_parser("list", help="list tenants").set_defaults(handler=_tenant_list)
+    rekey_cmd = tenant_commands.add_parser(
+        "rekey", help="give a tenant a new client key, print it once (old key, tokens die)"
+    )
+    rekey_cmd.add_argument("tenant_id", type=int)
+    rekey_cmd.set_defaults(handler=_tenant_rekey)
     disable_cmd = tenant_commands.add_parser("disable", help="disable a tenant")
     disable_cmd.add_argument("tenant_id", type=int)
     disable_cmd.set_defaults(handler=_tenant_disable)

@@ -153,6 +153,17 @@ async def require_writer(principal: PrincipalDep) -> Principal:
 WriterDep = Annotated[Principal, Depends(require_writer)]
 
 
+async def require_client_key(principal: PrincipalDep) -> Principal:
+    """Key management is for the client key itself: a token of any scope is refused,
+    so a leaked token can never fetch a rotate key or rotate the tenant away."""
+    if principal.key_hash is None:
+        raise Forbidden("Key management needs the client key itself; tokens are refused.")
+    return principal
+
+
+KeyOwnerDep = Annotated[Principal, Depends(require_client_key)]
+
+
 async def tenant_scope(
     session: SessionDep, principal: PrincipalDep, state: StateDep
 ) -> TenantScope:

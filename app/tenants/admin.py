@@ -2,8 +2,12 @@
 
 Used for closed registration (``AUTH_TENANT_REGISTRATION=closed``): only tenants
 created here are accepted. The new client key is returned once; only its hash is
-stored. Creating and disabling a tenant are audited in its chain
-(``CREATE_TENANT``, ``DISABLE_TENANT``, user agent ``auth-server``).
+stored. Creating, re-keying and disabling a tenant are audited in its chain
+(``CREATE_TENANT``, ``ROTATE_KEY``, ``DISABLE_TENANT``, user agent ``auth-server``).
+
+``rekey`` is the way back for a tenant whose client key an attacker rotated away (the
+rotation also retired the owner's rotate key): the operator hands the new key to the
+owner over a trusted channel.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from app.audit.trail import AuditTrail, RequestContext
 from app.config import Settings
 from app.runtime import open_state
 from app.security.credentials import hash_client_key
+from app.tenants.rotation import RotationService
 from app.tenants.service import create_operator_tenant, disable_tenant, list_tenants
 
 OPERATOR = RequestContext(user_agent="auth-server")
@@ -56,6 +61,18 @@ async def tenant_summaries(settings: Settings) -> list[TenantSummary]:
             )
             for tenant in await list_tenants(session)
         ]
+
+
+async def rekey(settings: Settings, tenant_id: int) -> str | None:
+    """Give the tenant a new client key (returned once); the old key, the rotate key
+    and every token die. ``None`` when there is no such tenant."""
+    async with open_state(settings) as state, state.database.transaction() as session:
+
+        def trail(chain_id: int) -> AuditTrail:
+            return AuditTrail.for_state(state, session, chain_id, OPERATOR)
+
+        service = RotationService(session, state.secrets.key_hash, state.cipher, trail)
+        return await service.rekey(tenant_id)
 
 
 async def disable(settings: Settings, tenant_id: int) -> bool:

@@ -14,7 +14,12 @@ request that looks the old key up after the swap is refused with 401: nothing
 acknowledged is lost.
 
 Recovery does the same swap, authenticated by the single-use rotate key instead of
-the client key, and replaces the spent rotate key with a fresh one.
+the client key.
+
+Every swap retires the tenant's rotate key, whoever holds it: a rotate key is bound to
+the client key it was issued under. Someone who once fetched it with a client key that
+was since rotated (the runbook's compromised-key procedure) holds nothing, and the owner
+of the new key may ask for a fresh one (``POST /api/keys/get_rotate_key``).
 """
 
 from __future__ import annotations
@@ -81,9 +86,12 @@ class RotationService:
         return tenant
 
     async def _swap(self, tenant: Tenant, new_key: str) -> None:
+        """Move the tenant to ``new_key``: the old key is retired, every token issued
+        before dies (key generation) and so does any outstanding rotate key."""
         self.session.add(RetiredClientKey(key_hash=tenant.key_hash, tenant_id=tenant.id))
         tenant.key_hash = hash_client_key(new_key, self.hash_key)
         tenant.key_generation += 1
+        tenant.rotate_key_hash = None
         await self.session.flush()
 
     async def _counts(self, tenant_id: int) -> Counts:
@@ -103,12 +111,7 @@ class RotationService:
     async def rotate(self, principal: Principal) -> tuple[str, Counts]:
         """Mint a new client key for the principal's tenant and swap to it."""
         tenant = await self._locked(principal.tenant_id)
-        stale = (
-            tenant.key_hash != principal.key_hash
-            if principal.key_hash is not None
-            else tenant.key_generation != principal.key_generation
-        )
-        if stale:
+        if tenant.key_hash != principal.key_hash:
             raise Unauthorized(
                 "This client key has been rotated and is no longer valid.",
                 reason=FailureReason.ROTATED_KEY,
@@ -125,6 +128,25 @@ class RotationService:
         )
         return new_key, counts
 
+    async def rekey(self, tenant_id: int) -> str | None:
+        """The operator's swap (``auth-server tenant rekey``): no credential, for a
+        tenant whose key an attacker rotated away. ``None`` when there is no such
+        tenant."""
+        tenant = await self.session.get(
+            Tenant, tenant_id, with_for_update=True, populate_existing=True
+        )
+        if tenant is None:
+            return None
+        new_key = str(uuid.uuid4())
+        await self._swap(tenant, new_key)
+        await self.audit(tenant.id).record(
+            "ROTATE_KEY",
+            "client_key",
+            "client_key",
+            details={"key_generation": tenant.key_generation, "by": "operator"},
+        )
+        return new_key
+
     async def issue_rotate_key(self, tenant_id: int) -> str:
         tenant = await self._locked(tenant_id)
         if tenant.rotate_key_hash is not None:
@@ -139,8 +161,9 @@ class RotationService:
         await self.audit(tenant_id).record("GET_ROTATE_KEY", "rotate_key", "rotate_key")
         return rotate_key
 
-    async def recover(self, rotate_key: str, chosen_key: str | None) -> tuple[str, str]:
-        """Move the tenant owning ``rotate_key`` to a new client key; spend the rotate key."""
+    async def recover(self, rotate_key: str, chosen_key: str | None) -> str:
+        """Move the tenant owning ``rotate_key`` to a new client key (returned); the
+        rotate key is spent with the swap."""
         if chosen_key is not None and not is_uuid4(chosen_key):
             raise BadRequest("new_client_key must be a UUID4.")
         refused = Unauthorized(
@@ -163,16 +186,13 @@ class RotationService:
         ):
             raise Conflict("new_client_key is already in use; choose another.")
         await self._swap(tenant, new_key)
-        fresh_rotate_key = mint_secret(ROTATE_KEY_PREFIX)
-        tenant.rotate_key_hash = hash_secret(fresh_rotate_key, self.hash_key, ROTATE_KEY_PURPOSE)
-        await self.session.flush()
         await self.audit(tenant.id).record(
             "RECOVER_KEY",
             "client_key",
             "client_key",
             details={"key_generation": tenant.key_generation, "chosen_key": chosen_key is not None},
         )
-        return new_key, fresh_rotate_key
+        return new_key
 
 
 async def set_strict_users(

@@ -6,7 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from app.deps import AuditDep, AuditFactoryDep, PrincipalDep, SessionDep, StateDep, WriterDep
+from app.deps import (
+    AuditDep,
+    AuditFactoryDep,
+    KeyOwnerDep,
+    PrincipalDep,
+    SessionDep,
+    StateDep,
+    WriterDep,
+)
 from app.responses import Wrapped, problem_examples, wrapped
 from app.tenants.rotation import RotationService, set_strict_users
 from app.tenants.schemas import (
@@ -57,7 +65,7 @@ async def put_settings(
     "every token issued before stops working.",
     responses=problem_examples(403),
 )
-async def rotate_key(principal: WriterDep, rotation: Rotation) -> Wrapped[RotatedKey]:
+async def rotate_key(principal: KeyOwnerDep, rotation: Rotation) -> Wrapped[RotatedKey]:
     new_key, counts = await rotation.rotate(principal)
     migrated = MigratedCounts(
         roles=counts.roles,
@@ -89,7 +97,7 @@ async def rotate_key(principal: WriterDep, rotation: Rotation) -> Wrapped[Rotate
         },
     },
 )
-async def get_rotate_key(principal: WriterDep, rotation: Rotation) -> Wrapped[RotateKey]:
+async def get_rotate_key(principal: KeyOwnerDep, rotation: Rotation) -> Wrapped[RotateKey]:
     return wrapped(
         RotateKey(rotate_key=await rotation.issue_rotate_key(principal.tenant_id)),
         "Rotate key issued; store it offline",
@@ -104,7 +112,8 @@ async def get_rotate_key(principal: WriterDep, rotation: Rotation) -> Wrapped[Ro
     openapi_extra={"security": []},
 )
 async def recover(body: RecoverRequest, rotation: Rotation) -> Wrapped[Recovered]:
-    client_key, rotate_key_value = await rotation.recover(body.rotate_key, body.new_client_key)
+    new_key = await rotation.recover(body.rotate_key, body.new_client_key)
     return wrapped(
-        Recovered(client_key=client_key, rotate_key=rotate_key_value), "Tenant recovered"
+        Recovered(new_key=new_key),
+        "Tenant recovered; the rotate key is spent (ask for a fresh one with the new key)",
     )

@@ -42,5 +42,7 @@ class RecoverRequest(BaseModel):
 
 
 class Recovered(BaseModel):
-    client_key: str
-    rotate_key: str
+    new_key: str = Field(
+        description="The tenant's new client key. Shown once. The rotate key that "
+        "recovered it is spent: ask for a fresh one with the new key."
+    )

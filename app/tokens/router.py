@@ -95,8 +95,10 @@ def _basic_secret(header: str) -> str | None:
 
 
 def _scope(requested: str | None) -> Scope:
+    """The least scope unless more is asked for: ``check`` serves a frontend; ``admin``
+    must be requested explicitly."""
     if not requested:
-        return Scope.ADMIN
+        return Scope.CHECK
     names = set(requested.split())
     unknown = names - {scope.value for scope in Scope}
     if unknown:
@@ -145,7 +147,8 @@ async def _client_key_and_scope(request: Request) -> tuple[str, Scope]:
     description=(
         'Client key as `Authorization: Bearer <key>` with optional JSON `{"scope"}`, '
         "or the OAuth2 client-credentials form (`grant_type=client_credentials`, "
-        "`client_secret=<key>`). A `check` token may only call decision and read routes."
+        "`client_secret=<key>`). The scope is `check` (decision and read routes) unless "
+        "`admin` is requested. Only the client key itself is accepted, never a token."
     ),
     responses=problem_examples(400, 401),
     openapi_extra=_body_doc(

@@ -13,7 +13,12 @@ class TokenRequest(BaseModel):
     """JSON body of ``POST /api/token`` (the client key travels in the header)."""
 
     model_config = ConfigDict(extra="forbid")
-    scope: Scope | None = Field(default=None, examples=["check"])
+    scope: Scope | None = Field(
+        default=None,
+        examples=["check"],
+        description="`check` (the default: decision and read routes) or `admin` (every "
+        "route but key management, which needs the client key itself).",
+    )
 
 
 class ClientCredentialsForm(BaseModel):

@@ -175,14 +175,17 @@ def _full_flow(http: httpx.Client) -> tuple[list[str], list[str]]:
     secrets += [rotated, rotated.upper()]
     assert call("GET", "/api/roles", key).status_code == 401  # the old key is dead
     assert call("GET", "/api/roles", rotated).status_code == 200
+    assert call("POST", "/api/keys/recover", json={"rotate_key": rotate_key}).status_code == 401
+    rotate_key = call("POST", "/api/keys/get_rotate_key", rotated).json()["data"]["rotate_key"]
+    secrets.append(rotate_key)
     recovered = call("POST", "/api/keys/recover", json={"rotate_key": rotate_key}).json()["data"]
-    secrets += [recovered["client_key"], recovered["rotate_key"]]
-    assert call("GET", "/api/roles", recovered["client_key"]).status_code == 200
+    secrets += [recovered["new_key"], recovered["new_key"].upper()]
+    assert call("GET", "/api/roles", recovered["new_key"]).status_code == 200
 
     # Secrets where they do not belong: a query string and a forged token.
     assert (
         call(
-            "GET", f"/api/roles?client_key={key}&token={api_key}", recovered["client_key"]
+            "GET", f"/api/roles?client_key={key}&token={api_key}", recovered["new_key"]
         ).status_code
         == 200
     )
@@ -233,7 +236,7 @@ def test_logs_of_a_full_run_are_json_and_hold_no_secret(servers: ExitStack, tmp_
     # Lines written while a request ran carry its id; uvicorn writes through the same format.
     failures = [line for line in lines if line.get("event") == "auth_failure"]
     assert {line["request_id"] for line in failures} <= set(sent_ids)
-    assert len(failures) == 3
+    assert len(failures) == 4
     assert any(line["logger"] == "uvicorn.error" for line in lines)
     assert any(line["logger"] == "sqlalchemy.engine.Engine" for line in lines)
     assert not any(line["logger"] == "uvicorn.access" for line in lines)

@@ -189,3 +189,37 @@ def _row(listing: str, tenant_id: int) -> list[str]:
     matches = [row for row in rows if row[0] == str(tenant_id)]
     assert len(matches) == 1
     return matches[0]
+
+
+async def test_cli_rekeys_a_tenant_an_attacker_rotated_away(
+    closed_app: FastAPI,
+    closed_settings: Settings,
+    watch: SecretWatch,
+    cli_environment: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The attacker rotated first (which also retired the owner's rotate key): the
+    operator's ``tenant rekey`` gives the owner a new key and leaves the attacker none."""
+    tenant_id, key = await create_tenant(closed_settings, "hooli")
+    async with watched_client(closed_app, watch, key) as leaked:
+        assert_bare(await leaked.post("/api/role/editors"), True)
+        rotate_key = (await leaked.post("/api/keys/get_rotate_key")).json()["data"]["rotate_key"]
+        attacker_key = (await leaked.post("/api/keys/rotate")).json()["data"]["new_key"]
+    async with watched_client(closed_app, watch, attacker_key) as attacker:
+        attacker_tokens = await issue_tokens(attacker, "admin")
+
+        assert await _cli("tenant", "rekey", str(tenant_id)) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].startswith(f"tenant {tenant_id} re-keyed")
+        owner_key = lines[1]
+        assert uuid.UUID(owner_key).version == 4
+
+        assert_unauthorized(await attacker.get("/api/roles"))
+        response = await attacker.get("/api/roles", headers=bearer(attacker_tokens["access_token"]))
+        assert_unauthorized(response, invalid_token=True)
+        recover = await attacker.post("/api/keys/recover", json={"rotate_key": rotate_key})
+        assert_unauthorized(recover)
+    async with watched_client(closed_app, watch, owner_key) as owner:
+        assert_bare(await owner.get("/api/roles"), [{"role": "editors", "description": None}])
+        assert (await owner.post("/api/keys/get_rotate_key")).status_code == 200
+    assert await _cli("tenant", "rekey", "999999999") == 1

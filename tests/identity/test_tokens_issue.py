@@ -51,8 +51,9 @@ def _basic(client_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": f"Basic {encoded}"}
 
 
-async def test_bearer_client_key_defaults_to_admin(api: httpx.AsyncClient) -> None:
-    assert_token_response(await api.post("/api/token"), "admin")
+async def test_bearer_client_key_defaults_to_check(api: httpx.AsyncClient) -> None:
+    """The least scope that serves a frontend; ``admin`` must be asked for."""
+    assert_token_response(await api.post("/api/token"), "check")
 
 
 @pytest.mark.parametrize("scope", ["admin", "check"])
@@ -68,7 +69,7 @@ async def test_client_credentials_form(
     if scope:
         form["scope"] = scope
     response = await client.post("/api/token", data=form)
-    assert_token_response(response, scope or "admin")
+    assert_token_response(response, scope or "check")
 
 
 @pytest.mark.parametrize("client_id", ["", "swagger"])
@@ -78,7 +79,7 @@ async def test_http_basic(client: httpx.AsyncClient, client_key: str, client_id:
         content=b"grant_type=client_credentials",
         headers={**_basic(client_id, client_key), **FORM},
     )
-    assert_token_response(response, "admin")
+    assert_token_response(response, "check")
 
 
 async def test_all_ways_reach_one_tenant(client: httpx.AsyncClient, client_key: str) -> None:

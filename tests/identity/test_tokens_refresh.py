@@ -38,7 +38,7 @@ async def test_refresh_rotates_the_pair(api: httpx.AsyncClient, scope: str) -> N
 
 
 async def test_refresh_with_the_form(client: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
-    old = await issue_tokens(api)
+    old = await issue_tokens(api, "admin")
     form = {"grant_type": "refresh_token", "refresh_token": old["refresh_token"]}
     new = assert_token_response(await client.post("/api/token/refresh", data=form), "admin")
     assert await _works(api, new["access_token"])

@@ -142,6 +142,17 @@ async def test_settings_and_client_key_events(
     assert (rows[0]["entity_type"], rows[0]["resource"]) == ("client_key", "client_key")
     assert details(rows[0]) == {"key_generation": 2}
 
+    # The rotation retired the rotate key; the new key fetches a fresh one.
+    assert (
+        await client.post("/api/keys/recover", json={"rotate_key": rotate_key})
+    ).status_code == 401
+    await watch.new()
+    new_key = rotated.json()["data"]["new_key"]
+    fresh = await client.post(
+        "/api/keys/get_rotate_key", headers={"Authorization": f"Bearer {new_key}"}
+    )
+    rotate_key = fresh.json()["data"]["rotate_key"]
+    assert await watch.events() == [("GET_ROTATE_KEY", "rotate_key", "rotate_key", True, None)]
     recovered = await client.post("/api/keys/recover", json={"rotate_key": rotate_key})
     assert recovered.status_code == 200, recovered.text
     rows = await watch.new()

@@ -45,7 +45,7 @@ async def _life_of_a_tenant(api: httpx.AsyncClient, anonymous: httpx.AsyncClient
     )
     assert checked.json()["data"]["has_permission"] is True
 
-    tokens = (await api.post("/api/token")).json()
+    tokens = (await api.post("/api/token", json={"scope": "admin"})).json()
     pair = (
         await anonymous.post("/api/token/refresh", json={"refresh_token": tokens["refresh_token"]})
     ).json()
@@ -57,13 +57,20 @@ async def _life_of_a_tenant(api: httpx.AsyncClient, anonymous: httpx.AsyncClient
 
     assert (await api.put("/api/settings", json={"strict_users": True})).status_code == 200
     assert (await api.post(f"/api/membership/{USERS[1]}/cases")).status_code == 409
-    rotate_key = (await api.post("/api/keys/get_rotate_key")).json()["data"]["rotate_key"]
+    retired = (await api.post("/api/keys/get_rotate_key")).json()["data"]["rotate_key"]
     new_key = (await api.post("/api/keys/rotate")).json()["data"]["new_key"]
+    assert (
+        await anonymous.post("/api/keys/recover", json={"rotate_key": retired})
+    ).status_code == 401
+    as_new = {"Authorization": f"Bearer {new_key}"}
+    rotate_key = (await anonymous.post("/api/keys/get_rotate_key", headers=as_new)).json()["data"][
+        "rotate_key"
+    ]
     recovered = (await anonymous.post("/api/keys/recover", json={"rotate_key": rotate_key})).json()[
         "data"
     ]
     assert (await api.get("/api/roles")).status_code == 401
-    return [*secrets, rotate_key, new_key, *recovered.values()]
+    return [*secrets, retired, rotate_key, new_key, *recovered.values()]
 
 
 async def test_no_secret_or_user_id_is_stored(checks_app: FastAPI, client_key: str) -> None:
@@ -88,6 +95,7 @@ async def test_no_secret_or_user_id_is_stored(checks_app: FastAPI, client_key: s
         "ADD_MEMBERSHIP",
         "GET_ROTATE_KEY",
         "ROTATE_KEY",
+        "GET_ROTATE_KEY",
         "RECOVER_KEY",
         "AUTHENTICATION_FAILED",
     ]

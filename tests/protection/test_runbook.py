@@ -153,8 +153,17 @@ def ok(response: httpx.Response) -> Any:
     return response.json()
 
 
-def breach(operator: Operator, client_key: str) -> str:
-    """The owner's data, then the attacker's changes with a token from the leaked key."""
+@dataclass(frozen=True)
+class Loot:
+    """What the attacker took with the leaked key: an admin token and the rotate key."""
+
+    token: str
+    rotate_key: str
+
+
+def breach(operator: Operator, client_key: str) -> Loot:
+    """The owner's data, then the attacker's changes with a token from the leaked key,
+    and the tenant's rotate key fetched to take the tenant back after a rotation."""
     ok(operator.http("POST", "/api/role/payments", client_key, {"description": "Card refunds"}))
     for path in (
         "/api/role/auditors",
@@ -164,11 +173,14 @@ def breach(operator: Operator, client_key: str) -> str:
         "/api/membership/audrey/auditors",
     ):
         assert ok(operator.http("POST", path, client_key)) == {"result": True}
-    token: str = ok(operator.http("POST", "/api/token", client_key))["access_token"]
+    admin = {"scope": "admin"}
+    token: str = ok(operator.http("POST", "/api/token", client_key, admin))["access_token"]
     for path in ("/api/permission/payments/export-cards", "/api/membership/mallory/payments"):
         assert ok(operator.http("POST", path, token)) == {"result": True}
     assert ok(operator.http("DELETE", "/api/role/auditors", token))["data"] == {"result": True}
-    return token
+    assert operator.http("POST", "/api/keys/get_rotate_key", token).status_code == 403
+    rotate_key = ok(operator.http("POST", "/api/keys/get_rotate_key", client_key))["data"]
+    return Loot(token, rotate_key["rotate_key"])
 
 
 def assert_data_intact(operator: Operator, credential: str) -> None:
@@ -201,8 +213,8 @@ def test_incident_runbook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     client_key = str(uuid.uuid4())
     operator.start()
     try:
-        stolen_token = breach(operator, client_key)
-        new_client_key, tenant_id = walk(operator, client_key, stolen_token, old_key)
+        loot = breach(operator, client_key)
+        new_client_key, tenant_id = walk(operator, client_key, loot, old_key)
         investigate_in_python(operator, python_blocks, monkeypatch, tenant_id)
         remediate(operator, new_client_key, tenant_id)
     finally:
@@ -210,13 +222,13 @@ def test_incident_runbook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert operator.done == documented
 
 
-def walk(operator: Operator, client_key: str, stolen_token: str, old_key: str) -> tuple[str, int]:
+def walk(operator: Operator, client_key: str, loot: Loot, old_key: str) -> tuple[str, int]:
     """Steps 1-3 and the shell half of step 4; the new client key and the tenant id."""
     operator.step("Step 1: Rotate the JWT signing secret")
     operator.export("AUTH_JWT_SECRET_KEY", base64.b64encode(os.urandom(32)).decode())
     operator.unset("AUTH_JWT_PREVIOUS_SECRET_KEYS")
     operator.restart()
-    refused = operator.curl("GET", "/api/roles", stolen_token)
+    refused = operator.curl("GET", "/api/roles", loot.token)
     assert refused.status_code == 401
     assert refused.headers["www-authenticate"] == 'Bearer error="invalid_token"'
     token = ok(operator.curl("POST", "/api/token", client_key))["access_token"]
@@ -244,8 +256,16 @@ def walk(operator: Operator, client_key: str, stolen_token: str, old_key: str) -
     new_client_key: str = ok(operator.curl("POST", "/api/keys/rotate", client_key))["data"][
         "new_key"
     ]
+    operator.export("CLIENT_KEY", new_client_key)
+    fresh = ok(operator.curl("POST", "/api/keys/get_rotate_key", new_client_key))["data"]
+    assert fresh["rotate_key"] != loot.rotate_key
     for credential in (client_key, token):
         assert operator.http("GET", "/api/roles", credential).status_code == 401
+    # The attacker's rotate key died with the rotation: it cannot take the tenant back.
+    assert operator.server is not None
+    with httpx.Client(base_url=operator.server.url, timeout=10.0) as anonymous:
+        taken = anonymous.post("/api/keys/recover", json={"rotate_key": loot.rotate_key})
+    assert taken.status_code == 401
     assert_data_intact(operator, new_client_key)
 
     operator.step("Step 4: Find the suspicious activity")
@@ -275,8 +295,11 @@ def walk(operator: Operator, client_key: str, stolen_token: str, old_key: str) -
         "ADD_PERMISSION",
         "ADD_MEMBERSHIP",
         "DELETE_ROLE",
+        "GET_ROTATE_KEY",  # refused: the attacker's token may not manage keys
+        "GET_ROTATE_KEY",
         "TOKEN_ISSUE",
         "ROTATE_KEY",
+        "GET_ROTATE_KEY",
     ]
     assert operator.cli("auth-server audit verify").stdout == "audit trail intact\n"
     return new_client_key, tenant_id
@@ -296,6 +319,7 @@ def investigate_in_python(
     assert {log["tenant"] for log in suspicious} <= {tenant_id, 0}
     assert changes == [
         ("ROTATE_KEY", "client_key"),
+        ("GET_ROTATE_KEY", None),  # the attacker's token, refused
         ("DELETE_ROLE", "auditors"),
         ("ADD_MEMBERSHIP", "payments"),
         ("ADD_PERMISSION", "payments:export-cards"),
@@ -307,7 +331,12 @@ def investigate_in_python(
     failures = [
         log["details"]["reason"] for log in suspicious if log["action"] == "AUTHENTICATION_FAILED"
     ]
-    assert sorted(failures) == ["invalid_token", "revoked_token", "rotated_key"]
+    assert sorted(failures) == [
+        "invalid_rotate_key",  # the attacker's rotate key, dead since the rotation
+        "invalid_token",
+        "revoked_token",
+        "rotated_key",
+    ]
 
 
 def remediate(operator: Operator, client_key: str, tenant_id: int) -> None:
