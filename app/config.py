@@ -120,6 +120,17 @@ class Settings(BaseSettings):
     """HMAC key of the audit hash chain and of user fingerprints. Default: derived from
     AUTH_KEY_HASH_SECRET; must never change (old rows would stop verifying)."""
 
+    # --- decisions (app/decisions) --------------------------------------------------
+    decision_consistency: Literal["strict", "minimize_latency"] = "strict"
+    """``strict``: every decision checks the tenant's stored revision (one point read)
+    before answering from memory. ``minimize_latency`` (PostgreSQL): revisions are
+    pushed with LISTEN/NOTIFY and no read is made per check; send ``Auth-Min-Revision``
+    to read your own writes. Falls back to strict while the listener is down."""
+    decision_cache_entries: int = Field(default=2_000_000, ge=0)
+    """Memory budget of the per-tenant decision snapshots, in rows (memberships +
+    grants + API keys) over all cached tenants; least recently used tenants are
+    evicted beyond it. 0 turns the snapshots off (every decision reads the database)."""
+
     @field_validator("sqlite_path", mode="after")
     @classmethod
     def _expand_sqlite_path(cls, value: Path) -> Path:
@@ -178,8 +189,13 @@ class Settings(BaseSettings):
 
     rate_limit_enabled: bool = True
     rate_limit_default: str = "6000/minute"
-    """Every request, per tenant (or per client address when unauthenticated)."""
-    rate_limit_write: str = "600/minute"
+    """Every request but decisions, per tenant (or per client address when
+    unauthenticated): listings, reads and writes."""
+    rate_limit_decisions: str | None = None
+    """Decisions (``has_permission``, ``can_run``, ``POST /api/check``), per tenant.
+    Unset (the default): not limited, so one tenant can use the service's whole
+    decision capacity; set e.g. ``100000/minute`` to share it between tenants."""
+    rate_limit_write: str = "30000/minute"
     """Additionally, POST/PUT/PATCH/DELETE on /api, per tenant."""
     rate_limit_role_create: str = "60/minute"
     """Additionally, POST /api/role/{role}, per tenant."""
@@ -224,6 +240,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "rate_limit_default",
+        "rate_limit_decisions",
         "rate_limit_write",
         "rate_limit_role_create",
         "rate_limit_auth_failures",
@@ -231,7 +248,9 @@ class Settings(BaseSettings):
         mode="after",
     )
     @classmethod
-    def _check_rate_limit(cls, value: str, info: ValidationInfo) -> str:
+    def _check_rate_limit(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
         try:
             parse_limit(value)
         except ValueError as exc:

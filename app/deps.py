@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
@@ -25,9 +25,9 @@ from app.db import Database
 from app.edge.rate_limit import guard_registration
 from app.errors import Forbidden, Unauthorized
 from app.principal import Principal
-from app.security.credentials import Credential, CredentialKind, hash_client_key
+from app.security.credentials import CredentialKind, hash_client_key
 from app.security.failures import FailureReason
-from app.security.gate import CLAIMS_STATE_KEY, CREDENTIAL_STATE_KEY, KEY_HASH_STATE_KEY
+from app.security.gate import Visitor, visitor_of
 from app.state import AppState
 from app.tenants.scope import TenantScope
 from app.tenants.service import resolve_client_key
@@ -94,11 +94,46 @@ def registration_guard(request: Request) -> Callable[[], Awaitable[None]]:
     return guard
 
 
-def _credential(request: Request) -> Credential:
-    credential = request.scope.get("state", {}).get(CREDENTIAL_STATE_KEY)
-    if not isinstance(credential, Credential):
+def _visitor(request: Request) -> Visitor:
+    visitor = visitor_of(request.scope)
+    if visitor is None:
         raise Unauthorized("Missing credential.", reason=FailureReason.MISSING_HEADER)
-    return credential
+    return visitor
+
+
+async def resolve_principal(request: Request, state: AppState, session: AsyncSession) -> Principal:
+    """Authenticate once. The gate's passport when the tenant's decision snapshot is
+    current (no query); otherwise the database: an access token (family, tenant and key
+    generation) or a client key (tenant lookup, open registration)."""
+    visitor = _visitor(request)
+    if visitor.passport is not None and visitor.passport.principal is not None:
+        principal = visitor.passport.principal
+    elif visitor.credential.kind is CredentialKind.JWT:
+        principal = await TokenService(session, state.tokens, state.settings).resolve_access(
+            visitor.credential.value, verified=visitor.claims
+        )
+    else:
+        key_hash = visitor.key_hash or hash_client_key(
+            visitor.credential.value, state.secrets.key_hash
+        )
+        settings = state.settings
+        tenant = await resolve_client_key(
+            session,
+            state.database,
+            key_hash,
+            settings.tenant_registration,
+            registration_guard(request),
+        )
+        principal = Principal(
+            tenant_id=tenant.id,
+            strict_users=settings.strict_users_default
+            if tenant.strict_users is None
+            else tenant.strict_users,
+            key_generation=tenant.key_generation,
+            key_hash=key_hash,
+        )
+    request.state.principal = principal
+    return principal
 
 
 async def get_principal(
@@ -108,37 +143,9 @@ async def get_principal(
     _client_key: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     _token: Annotated[str | None, Security(oauth2_scheme)],
 ) -> Principal:
-    """Authenticate once: a client key (tenant lookup, open registration) or an
-    access token (signature, claims, family and key generation)."""
-    credential = _credential(request)
-    settings = state.settings
-    shared: dict[str, Any] = request.scope.get("state", {})
-    if credential.kind is CredentialKind.JWT:
-        principal = await TokenService(session, state.tokens, settings).resolve_access(
-            credential.value, verified=shared.get(CLAIMS_STATE_KEY)
-        )
-        request.state.principal = principal
-        return principal
-    key_hash = shared.get(KEY_HASH_STATE_KEY) or hash_client_key(
-        credential.value, state.secrets.key_hash
-    )
-    tenant = await resolve_client_key(
-        session,
-        state.database,
-        key_hash,
-        settings.tenant_registration,
-        registration_guard(request),
-    )
-    principal = Principal(
-        tenant_id=tenant.id,
-        strict_users=settings.strict_users_default
-        if tenant.strict_users is None
-        else tenant.strict_users,
-        key_generation=tenant.key_generation,
-        key_hash=key_hash,
-    )
-    request.state.principal = principal
-    return principal
+    """The authenticated principal (:func:`resolve_principal`); the two security
+    parameters only document the schemes in ``/openapi.json``."""
+    return await resolve_principal(request, state, session)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 
@@ -26,9 +27,8 @@ from app.production import check_production_readiness
 from app.rbac.access_router import router as access_router
 from app.rbac.router import router as rbac_router
 from app.responses import Problem
-from app.runtime import open_state
+from app.runtime import open_decisions, open_state
 from app.security.failures import AuthFailures
-from app.security.gate import ClientKeyGate
 from app.tenants.router import router as tenants_router
 from app.tokens.router import router as tokens_router
 
@@ -59,8 +59,8 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_production_readiness(settings)
-        async with open_state(settings) as state:
-            app.state.auth = state
+        async with open_state(settings) as state, open_decisions(state) as decisions:
+            app.state.auth = replace(state, decisions=decisions)
             yield
 
     return lifespan
@@ -82,7 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth_failures = AuthFailures()
     app.state.on_refusal = audit_refusal
     install_error_handlers(app)
-    app.add_middleware(ClientKeyGate)
     install_edge(app, settings)
     app.include_router(health_router)
     app.include_router(access_router)

@@ -14,11 +14,25 @@ from contextlib import asynccontextmanager
 
 from app.config import Settings
 from app.db import Database, build_engine
+from app.decisions.probe import open_probe
+from app.decisions.service import Decisions
 from app.migrations import assert_schema_current
 from app.security.encryption import build_cipher, check_canary
 from app.security.secrets import load_server_secrets
 from app.state import AppState
 from app.tokens.codec import TokenCodec
+
+
+@asynccontextmanager
+async def open_decisions(state: AppState) -> AsyncIterator[Decisions]:
+    """The server's decision snapshots and their freshness probe, closed on exit."""
+    settings = state.settings
+    probe = await open_probe(settings.database, settings.db_pool_timeout)
+    decisions = Decisions(state.database, probe, state.cipher, settings)
+    try:
+        yield decisions
+    finally:
+        await decisions.close()
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.config import Settings
 from app.db import Database
+from app.decisions.service import Decisions
 from app.security.cipher import FieldCipher
 from app.security.secrets import ServerSecrets
 from app.tokens.codec import TokenCodec
@@ -18,3 +19,5 @@ class AppState:
     secrets: ServerSecrets
     tokens: TokenCodec
     cipher: FieldCipher
+    decisions: Decisions | None = None
+    """Decision snapshots and freshness probes (the server's lifespan only)."""

@@ -21,6 +21,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.audit.trail import AuditTrail
+from app.decisions.revision import bump_revision
 from app.errors import BadRequest, Conflict, NotFound
 from app.models import ApiKey, Tenant
 from app.security.credentials import hash_secret, mint_secret, secret_shape
@@ -139,6 +140,7 @@ class ApiKeyService:
         )
         self.session.add(key)
         await self.session.flush()
+        await bump_revision(self.session, self.scope.tenant_id)
         await self.audit.record(
             "CREATE_API_KEY", "api_key", key.key_id, user=user, details={"prefix": key.key_prefix}
         )
@@ -171,6 +173,7 @@ class ApiKeyService:
             raise BadRequest("expires_at can only be shortened.")
         key.expires_at = expires_at
         await self.session.flush()
+        await bump_revision(self.session, self.scope.tenant_id)
         await self.audit.record(
             "UPDATE_API_KEY",
             "api_key",
@@ -187,6 +190,7 @@ class ApiKeyService:
         if not already:
             key.revoked_at = datetime.now(UTC)
             await self.session.flush()
+            await bump_revision(self.session, self.scope.tenant_id)
         await self.audit.record(
             "REVOKE_API_KEY", "api_key", key.key_id, user=user, success=not already
         )

@@ -18,8 +18,9 @@ Order, outermost first (every refusal below is problem+json):
 5. :mod:`~app.edge.hosts`: ``AUTH_ALLOWED_HOSTS`` (400).
 6. :mod:`~app.edge.body_limit`: ``AUTH_MAX_BODY_BYTES`` (413).
 7. :mod:`~app.edge.cors`: when ``AUTH_ALLOW_CORS`` (answers preflights itself).
-8. :mod:`~app.edge.rate_limit`: when ``AUTH_RATE_LIMIT_ENABLED`` (429).
-9. the client-key gate (:mod:`app.security.gate`), then the routes.
+8. the gate (:mod:`app.security.gate`): authenticates the credential once (401/400)
+   and applies :mod:`~app.edge.rate_limit` when ``AUTH_RATE_LIMIT_ENABLED`` (429);
+   then the routes.
 
 ``GET /metrics`` (:mod:`~app.edge.metrics`) is added here too.
 """
@@ -36,9 +37,10 @@ from app.edge.cors import ServiceCORSMiddleware
 from app.edge.headers import SecurityHeadersMiddleware, docs_policies
 from app.edge.hosts import AllowedHostsMiddleware
 from app.edge.metrics import Metrics, install_metrics_route
-from app.edge.rate_limit import RateLimitMiddleware, RateLimits
+from app.edge.rate_limit import RateLimits
 from app.edge.request_id import RequestIdMiddleware
 from app.edge.telemetry import TelemetryMiddleware
+from app.security.gate import ClientKeyGate
 
 __all__ = ["install_edge"]
 
@@ -51,8 +53,7 @@ def install_edge(app: FastAPI, settings: Settings) -> None:
     app.state.metrics = metrics
 
     # add_middleware puts each new layer outside the previous ones: innermost first.
-    if rate_limits is not None:
-        app.add_middleware(RateLimitMiddleware, limits=rate_limits)
+    app.add_middleware(ClientKeyGate, limits=rate_limits)
     if settings.allow_cors:
         app.add_middleware(ServiceCORSMiddleware, origins=settings.cors_origins)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)

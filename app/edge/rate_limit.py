@@ -1,29 +1,33 @@
-"""Rate limiting: per-tenant budgets, a per-IP budget for failed authentication.
+"""Rate limiting: per-tenant budgets, a per-address budget for failed authentication.
 
 Engine: slowapi's :class:`~slowapi.Limiter` builds the ``limits`` storage from
 ``AUTH_RATE_LIMIT_STORAGE_URI`` (``memory://`` per process, ``redis://...`` shared by
-every worker and replica) and the fixed-window strategy; the checks run in the pure
-ASGI :class:`RateLimitMiddleware` below, in front of the client-key gate, because the
-failed-authentication budget must refuse *before* authentication and every refusal
-must be problem+json. Storage calls to a networked store run in a worker thread, so a
-slow store never blocks the event loop.
+every worker and replica) and the fixed-window strategy. The gate
+(:mod:`app.security.gate`) calls :meth:`RateLimits.check` once per request, after it
+has authenticated the credential, so every refusal is problem+json and comes before
+any route runs. Storage calls to a networked store run in a worker thread, so a slow
+store never blocks the event loop.
 
 Who is counted (the *identity*), never the raw credential:
 
-* a client key: its keyed hash (HMAC-SHA256 under ``AUTH_KEY_HASH_SECRET``, the value
-  the tenant is stored under), ``key:<hash>``;
-* an access token whose signature and claims verify: its tenant, ``tenant:<id>``;
-* anything else (no or bad credential, public routes): the client address,
-  ``ip:<address>`` (after trusted proxy headers).
+* a credential whose tenant the store knows (client key or verified access token):
+  the tenant, ``tenant:<id>``, so rotating the client key never buys a fresh budget;
+* anything else (no, bad or retired credential, a key that opens a new tenant, public
+  routes): the client address, ``ip:<address>`` (after trusted proxy headers).
 
 Budgets, each a ``limits`` string such as ``600/minute``:
 
-* ``AUTH_RATE_LIMIT_DEFAULT``: every request of an identity;
+* ``AUTH_RATE_LIMIT_DECISIONS``: ``has_permission``, ``can_run`` and
+  ``POST /api/check``; unset by default (not limited), so one tenant may use the
+  service's whole decision capacity;
+* ``AUTH_RATE_LIMIT_DEFAULT``: every other request of an identity (reads, listings,
+  writes);
 * ``AUTH_RATE_LIMIT_WRITE``: additionally, POST/PUT/PATCH/DELETE on ``/api``;
 * ``AUTH_RATE_LIMIT_ROLE_CREATE``: additionally, ``POST /api/role/{role}``;
 * ``AUTH_RATE_LIMIT_AUTH_FAILURES``: per client address, every 401 answer consumes
-  one; once spent, every request from that address is refused before authentication
-  until the window ends.
+  one; once spent, requests from that address whose credential the store does not
+  know are refused until the window ends (valid credentials are never refused by it);
+* ``AUTH_RATE_LIMIT_REGISTRATION``: new tenants opened per client address.
 
 Refusals are 429 problem+json with ``Retry-After`` (seconds) and ``X-RateLimit-Limit``,
 ``X-RateLimit-Remaining`` (0) and ``X-RateLimit-Reset`` (Unix time of the window's
@@ -53,31 +57,26 @@ from slowapi import Limiter
 from slowapi.util import get_remote_address
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.config import Settings
 from app.edge.context import client_address
 from app.errors import AppError, problem_response
-from app.security.credentials import (
-    CredentialKind,
-    MalformedCredential,
-    MissingCredential,
-    hash_client_key,
-    parse_authorization,
-)
-from app.security.gate import CLAIMS_STATE_KEY, KEY_HASH_STATE_KEY, authorization_header
-from app.tokens.codec import TokenRejected, TokenType
 
 logger = logging.getLogger("app.edge.rate_limit")
 
 T = TypeVar("T")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DECISION_METHODS = frozenset({"GET", "HEAD", "POST"})
 EXEMPT_PATHS = frozenset(
     {"/ping", "/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
 EXEMPT_PREFIXES = ("/docs-static/",)
 _ROLE_PATH = re.compile(r"/api/role/[^/]+")
+_DECISION_PATH = re.compile(
+    r"/api/(has_permission/[^/]+/[^/]+|workflow/user/[^/]+/can_run/[^/]+|check)"
+)
 STORAGE_RETRY_SECONDS = 5.0
 STORAGE_TIMEOUT_SECONDS = 0.5
 _REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://", "redis+sentinel://", "redis+cluster://")
@@ -85,6 +84,7 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://", "redis+sentinel://",
 
 class LimitName(StrEnum):
     DEFAULT = "default"
+    DECISIONS = "decisions"
     WRITE = "write"
     ROLE_CREATE = "role_create"
     FAILED_AUTHENTICATIONS = "auth_failures"
@@ -125,6 +125,9 @@ class RateLimits:
             strategy="fixed-window",
         )
         self.default = parse(settings.rate_limit_default)
+        self.decisions = (
+            None if settings.rate_limit_decisions is None else parse(settings.rate_limit_decisions)
+        )
         self.write = parse(settings.rate_limit_write)
         self.role_create = parse(settings.rate_limit_role_create)
         self.auth_failures = parse(settings.rate_limit_auth_failures)
@@ -139,6 +142,8 @@ class RateLimits:
     # --- the checks (synchronous: they run inline or in a worker thread) ----------
 
     def _applicable(self, method: str, path: str) -> list[tuple[LimitName, RateLimitItem]]:
+        if method in DECISION_METHODS and _DECISION_PATH.fullmatch(path):
+            return [] if self.decisions is None else [(LimitName.DECISIONS, self.decisions)]
         limits = [(LimitName.DEFAULT, self.default)]
         if method in WRITE_METHODS and path.startswith("/api/"):
             limits.append((LimitName.WRITE, self.write))
@@ -146,10 +151,12 @@ class RateLimits:
                 limits.append((LimitName.ROLE_CREATE, self.role_create))
         return limits
 
-    def _check(self, identity: str, address: str, method: str, path: str) -> Refusal | None:
+    def _check(
+        self, identity: str, address: str, method: str, path: str, known: bool
+    ) -> Refusal | None:
         strategy = self.limiter.limiter
         failures = (LimitName.FAILED_AUTHENTICATIONS.value, address)
-        if not strategy.test(self.auth_failures, *failures):
+        if not known and not strategy.test(self.auth_failures, *failures):
             reset_at = strategy.get_window_stats(self.auth_failures, *failures).reset_time
             return Refusal(LimitName.FAILED_AUTHENTICATIONS, self.auth_failures, reset_at)
         for name, item in self._applicable(method, path):
@@ -202,9 +209,15 @@ class RateLimits:
             self._down_since = None
         return True, result
 
-    async def check(self, identity: str, address: str, method: str, path: str) -> Refusal | None:
-        """The refusal for this request, or ``None`` (also when the store is down)."""
-        checked, refusal = await self._guarded(self._check, identity, address, method, path)
+    async def check(
+        self, identity: str, address: str, method: str, path: str, *, known: bool = False
+    ) -> Refusal | None:
+        """The refusal for this request, or ``None`` (also when the store is down).
+        ``known``: the credential names a tenant the store knows; the address's
+        failed-authentication budget never refuses it."""
+        if known and not self._applicable(method, path):
+            return None  # nothing to count: no store round trip
+        checked, refusal = await self._guarded(self._check, identity, address, method, path, known)
         if not checked:
             self.unchecked += 1
         elif refusal is not None:
@@ -233,29 +246,6 @@ class RateLimits:
             "storage_errors": self.storage_errors,
             "storage_available": self.storage_available,
         }
-
-
-def request_identity(scope: Scope, address: str) -> str:
-    """Whom this request is counted against (see the module docstring)."""
-    state = getattr(getattr(scope.get("app"), "state", None), "auth", None)
-    header = authorization_header(scope)
-    if state is None or header is None:
-        return f"ip:{address}"
-    try:
-        credential = parse_authorization(header)
-    except (MissingCredential, MalformedCredential):
-        return f"ip:{address}"
-    shared = scope.setdefault("state", {})
-    if credential.kind is CredentialKind.CLIENT_KEY:
-        key_hash = hash_client_key(credential.value, state.secrets.key_hash)
-        shared[KEY_HASH_STATE_KEY] = key_hash
-        return "key:" + key_hash[:32]
-    try:
-        claims = state.tokens.verify(credential.value, TokenType.ACCESS)
-    except TokenRejected:
-        return f"ip:{address}"
-    shared[CLAIMS_STATE_KEY] = claims
-    return f"tenant:{claims.tenant_id}"
 
 
 _REFUSAL_TEXT = {
@@ -304,27 +294,3 @@ async def guard_registration(app: Any, scope: Scope) -> None:
     refusal = await limits.check_registration(client_address(scope))
     if refusal is not None:
         raise RateLimited(refusal)
-
-
-class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, limits: RateLimits) -> None:
-        self.app = app
-        self.limits = limits
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_exempt(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        address = client_address(scope)
-        identity = request_identity(scope, address)
-        refusal = await self.limits.check(identity, address, scope["method"], scope["path"])
-        if refusal is not None:
-            await too_many_requests(refusal)(scope, receive, send)
-            return
-
-        async def send_counting_failures(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 401:
-                await self.limits.record_auth_failure(address)
-            await send(message)
-
-        await self.app(scope, receive, send_counting_failures)

@@ -1,11 +1,21 @@
-"""Effective access and workflows: the decision routes (contract section 4)."""
+"""Effective access and workflows: the decision routes (contract section 4).
+
+The two decision routes are the hot path: their only dependency is the
+:class:`~app.rbac.decider.Decider` (no session when the decision snapshot is current),
+and they serialize their answer once (:func:`app.responses.wrapped_json`); the
+declared ``response_model`` keeps ``/openapi.json`` exact.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
+from starlette.responses import Response
 
 from app.edge.context import DecisionKind, record_decision
 from app.names import PermissionName, UserName, WorkflowName
+from app.rbac.decider import DeciderDep
 from app.rbac.deps import RbacReader
 from app.rbac.schemas import (
     Decision,
@@ -15,9 +25,20 @@ from app.rbac.schemas import (
     UserPermissions,
     WorkflowMembers,
 )
-from app.responses import Bare, Wrapped, bare, problem_examples, wrapped
+from app.responses import Bare, Wrapped, bare, problem_examples, wrapped, wrapped_json
 
 router = APIRouter(prefix="/api", responses=problem_examples(400, 401))
+
+# The decision routes take no PrincipalDep (the gate authenticated the caller), so they
+# name the security schemes themselves.
+SECURED: dict[str, Any] = {"security": [{"ClientKey": []}, {"OAuth2": []}]}
+
+
+def _decision(allowed: bool, reason: str | None, message: str) -> Response:
+    data: dict[str, object] = {"has_permission": allowed}
+    if reason is not None:
+        data["reason"] = reason
+    return wrapped_json(data, message)
 
 
 @router.get(
@@ -26,14 +47,14 @@ router = APIRouter(prefix="/api", responses=problem_examples(400, 401))
     tags=["access"],
     summary="May the user do this? (the hot path)",
     response_model_exclude_none=True,
+    openapi_extra=SECURED,
 )
-async def has_permission(
-    user: UserName, name: PermissionName, service: RbacReader
-) -> Wrapped[Decision]:
-    allowed, reason = await service.decide(user, name)
+async def has_permission(user: UserName, name: PermissionName, decider: DeciderDep) -> Response:
+    [(allowed, reason)] = await decider.answer([(user, name)])
     record_decision(DecisionKind.HAS_PERMISSION, allowed)
-    return wrapped(
-        Decision(has_permission=allowed, reason=reason),
+    return _decision(
+        allowed,
+        reason,
         f"Permission check for user '{user}' and permission '{name}' completed",
     )
 
@@ -80,14 +101,14 @@ async def which_users_can(name: PermissionName, service: RbacReader) -> Bare[lis
     tags=["workflows"],
     summary="May the user run the workflow",
     response_model_exclude_none=True,
+    openapi_extra=SECURED,
 )
-async def can_run_workflow(
-    user: UserName, workflow: WorkflowName, service: RbacReader
-) -> Wrapped[Decision]:
-    allowed, reason = await service.decide(user, workflow)
+async def can_run_workflow(user: UserName, workflow: WorkflowName, decider: DeciderDep) -> Response:
+    [(allowed, reason)] = await decider.answer([(user, workflow)])
     record_decision(DecisionKind.CAN_RUN, allowed)
-    return wrapped(
-        Decision(has_permission=allowed, reason=reason),
+    return _decision(
+        allowed,
+        reason,
         f"Workflow permission check for user '{user}' and workflow '{workflow}' completed",
     )
 

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, delete, exists, select, update
 from app.apikeys.service import user_has_live_key
 from app.audit.trail import AuditTrail
 from app.db_ops import insert_ignore
+from app.decisions.revision import bump_revision
 from app.errors import RefusedWithResult
 from app.models import Grant, Membership, Role
 from app.tenants.scope import TenantScope
@@ -57,6 +58,11 @@ class RbacService:
         backed = (await self.session.execute(select(user_has_live_key(self.scope, user)))).scalar()
         return None if backed else NOT_KEY_BACKED
 
+    async def _changed(self) -> None:
+        """Every write bumps the tenant's revision in its transaction (decision
+        snapshots older than it are no longer used)."""
+        await bump_revision(self.session, self.scope.tenant_id)
+
     # --- roles -----------------------------------------------------------------------
     async def _role_id(self, role: str, *, lock: bool = False) -> int | None:
         statement = self.scope.select(Role.id, within=Role).where(Role.name == role)
@@ -78,6 +84,7 @@ class RbacService:
                 .where(self.scope.owns(Role), Role.name == role)
                 .values(description=values["description"])
             )
+        await self._changed()
         await self.audit.record(
             "CREATE_ROLE",
             "role",
@@ -92,6 +99,7 @@ class RbacService:
             delete(Role).where(self.scope.owns(Role), Role.name == role)
         )
         deleted = bool(getattr(result, "rowcount", 0))
+        await self._changed()
         await self.audit.record("DELETE_ROLE", "role", role, success=deleted)
         return deleted
 
@@ -115,6 +123,7 @@ class RbacService:
             await insert_ignore(
                 self.session, Membership, values, ["tenant_id", "user_key", "role_id"]
             )
+        await self._changed()
         await self.audit.record(
             "ADD_MEMBERSHIP", "membership", role, user=user, success=role_id is not None
         )
@@ -130,6 +139,7 @@ class RbacService:
             )
         )
         removed = bool(getattr(result, "rowcount", 0))
+        await self._changed()
         await self.audit.record("REMOVE_MEMBERSHIP", "membership", role, user=user, success=removed)
         return True
 
@@ -178,6 +188,7 @@ class RbacService:
                 "permission": self.cipher.seal(permission),
             }
             await insert_ignore(self.session, Grant, values, ["role_id", "permission_key"])
+        await self._changed()
         await self.audit.record(
             "ADD_PERMISSION", "permission", f"{role}:{permission}", success=role_id is not None
         )
@@ -193,6 +204,7 @@ class RbacService:
             )
         )
         removed = bool(getattr(result, "rowcount", 0))
+        await self._changed()
         await self.audit.record(
             "REMOVE_PERMISSION", "permission", f"{role}:{permission}", success=removed
         )

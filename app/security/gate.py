@@ -1,34 +1,47 @@
-"""The client-key gate: every ``/api/*`` request is classified before routing.
+"""The gate: every ``/api`` request is authenticated once and rate-limited before routing.
 
-Pure ASGI middleware (no body buffering). For ``/api`` paths, except ``OPTIONS``
-preflights and the explicitly public paths, it parses the ``Authorization`` header:
+Pure ASGI middleware (no body buffering), one pass:
 
-* missing / not ``Bearer <one token>``  -> 401 with ``WWW-Authenticate: Bearer``
-* neither a UUID4 nor a JWT             -> 400
-* otherwise the parsed :class:`Credential` is stored in ``scope["state"]`` and the
-  request continues; resolving it to a tenant (a database lookup) is the job of the
-  ``PrincipalDep`` dependency.
-
-Gate failures are never audited and never echo the presented value.
+1. **Parse** the ``Authorization`` header (gated paths: every ``/api`` path but
+   ``OPTIONS`` preflights and :data:`PUBLIC_API_PATHS`): missing or not
+   ``Bearer <one token>`` -> 401 with ``WWW-Authenticate: Bearer``; neither a UUID4 nor
+   a JWT -> 400. Never audited, never echoing the presented value.
+2. **Authenticate** it once, as a :class:`Visitor` published in
+   ``scope["state"]["visitor"]``: the client key's keyed hash, or the verified access
+   token's claims, and the :class:`~app.decisions.service.Passport` the decision
+   snapshots give for it (the tenant, and the principal when its snapshot is current).
+   Routes read the principal from it (``PrincipalDep``); when it is absent they
+   resolve the credential against the database, reusing the hash and the claims.
+3. **Rate-limit** (when ``AUTH_RATE_LIMIT_ENABLED``) by who is asking
+   (:mod:`app.edge.rate_limit`): a tenant the store knows by its id (so rotating the
+   key buys no fresh budget), anything else by client address.
+   The failed-authentication budget of an address refuses only requests whose
+   credential the store does not know: a valid caller behind the same address is
+   never refused by it. Every 401 answered then spends one of that budget.
 """
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from dataclasses import dataclass
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.decisions.service import Passport
+from app.edge.context import client_address
+from app.edge.rate_limit import RateLimits, is_exempt, too_many_requests
 from app.errors import BEARER_CHALLENGE, problem_response, record_auth_failure
 from app.security.credentials import (
+    Credential,
+    CredentialKind,
     MalformedCredential,
     MissingCredential,
+    hash_client_key,
     parse_authorization,
 )
 from app.security.failures import FailureReason
+from app.tokens.codec import TokenClaims, TokenRejected, TokenType
 
-CREDENTIAL_STATE_KEY = "credential"
-# Set by the rate limiter when it has already derived them from this request's
-# credential, so authentication does not derive them twice.
-KEY_HASH_STATE_KEY = "client_key_hash"
-CLAIMS_STATE_KEY = "access_claims"
+VISITOR_STATE_KEY = "visitor"
 PUBLIC_API_PATHS: frozenset[str] = frozenset(
     {
         # Their credential travels in the body (or, for /api/token, optionally in the
@@ -41,7 +54,31 @@ PUBLIC_API_PATHS: frozenset[str] = frozenset(
 )
 
 
-def _is_gated(scope: Scope) -> bool:
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """What the gate learnt about a request's credential, shared with the routes."""
+
+    credential: Credential
+    key_hash: str | None = None
+    """The client key's keyed hash (client keys only)."""
+    claims: TokenClaims | None = None
+    """The access token's verified claims (tokens only)."""
+    passport: Passport | None = None
+    """Set when the store knows the credential (see :mod:`app.decisions`)."""
+
+    @property
+    def identity(self) -> str | None:
+        """The tenant the request is counted against; ``None`` (count it by client
+        address) when the store does not know the credential: a key that opens a
+        tenant, a retired key, or a token that does not verify."""
+        if self.passport is not None:
+            return f"tenant:{self.passport.tenant_id}"
+        if self.claims is not None:
+            return f"tenant:{self.claims.tenant_id}"
+        return None
+
+
+def is_gated(scope: Scope) -> bool:
     path: str = scope["path"]
     if not (path == "/api" or path.startswith("/api/")):
         return False
@@ -58,33 +95,81 @@ def authorization_header(scope: Scope) -> str | None:
     return None
 
 
+def visitor_of(scope: Scope) -> Visitor | None:
+    visitor = scope.get("state", {}).get(VISITOR_STATE_KEY)
+    return visitor if isinstance(visitor, Visitor) else None
+
+
+async def _authenticate(scope: Scope, credential: Credential) -> Visitor:
+    state = getattr(getattr(scope.get("app"), "state", None), "auth", None)
+    if state is None:
+        return Visitor(credential)
+    decisions = state.decisions
+    if credential.kind is CredentialKind.CLIENT_KEY:
+        key_hash = hash_client_key(credential.value, state.secrets.key_hash)
+        passport = None if decisions is None else await decisions.for_client_key(key_hash)
+        return Visitor(credential, key_hash=key_hash, passport=passport)
+    try:
+        claims = state.tokens.verify(credential.value, TokenType.ACCESS)
+    except TokenRejected:
+        return Visitor(credential)
+    passport = None if decisions is None else await decisions.for_token(claims)
+    return Visitor(credential, claims=claims, passport=passport)
+
+
 class ClientKeyGate:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, limits: RateLimits | None = None) -> None:
         self.app = app
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_gated(scope):
+        if scope["type"] != "http" or is_exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
+        header = authorization_header(scope)
+        visitor: Visitor | None = None
+        refused: tuple[int, str, FailureReason] | None = None
         try:
-            credential = parse_authorization(authorization_header(scope))
+            credential = parse_authorization(header)
         except MissingCredential as exc:
-            self._record(scope, FailureReason.MISSING_HEADER)
-            response = problem_response(
-                401,
-                f"{exc}.",
-                slug="missing-credential",
-                headers={"WWW-Authenticate": BEARER_CHALLENGE},
-            )
-            await response(scope, receive, send)
-            return
+            refused = (401, f"{exc}.", FailureReason.MISSING_HEADER)
         except MalformedCredential as exc:
-            self._record(scope, FailureReason.MALFORMED_CREDENTIAL)
-            response = problem_response(400, f"{exc}.", slug="malformed-credential")
-            await response(scope, receive, send)
+            refused = (400, f"{exc}.", FailureReason.MALFORMED_CREDENTIAL)
+        else:
+            visitor = await _authenticate(scope, credential)
+            scope.setdefault("state", {})[VISITOR_STATE_KEY] = visitor
+        gated = is_gated(scope)
+        if self.limits is not None:
+            address = client_address(scope)
+            identity = None if visitor is None else visitor.identity
+            known = visitor is not None and visitor.passport is not None
+            refusal = await self.limits.check(
+                identity or f"ip:{address}", address, scope["method"], scope["path"], known=known
+            )
+            if refusal is not None:
+                await too_many_requests(refusal)(scope, receive, send)
+                return
+            if not known:
+                send = self._counting_failures(send, address)
+        if gated and refused is not None:
+            status, detail, reason = refused
+            self._record(scope, reason)
+            headers = {"WWW-Authenticate": BEARER_CHALLENGE} if status == 401 else None
+            slug = "missing-credential" if status == 401 else "malformed-credential"
+            await problem_response(status, detail, slug=slug, headers=headers)(scope, receive, send)
             return
-        scope.setdefault("state", {})[CREDENTIAL_STATE_KEY] = credential
         await self.app(scope, receive, send)
+
+    def _counting_failures(self, send: Send, address: str) -> Send:
+        limits = self.limits
+        assert limits is not None
+
+        async def send_counting_failures(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                await limits.record_auth_failure(address)
+            await send(message)
+
+        return send_counting_failures
 
     @staticmethod
     def _record(scope: Scope, reason: FailureReason) -> None:

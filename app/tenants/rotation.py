@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import AuditTrail
+from app.decisions.revision import bump_revision
 from app.errors import BadRequest, Conflict, RefusedWithResult, Unauthorized
 from app.models import ApiKey, Grant, Membership, RetiredClientKey, Role, Tenant
 from app.principal import Principal
@@ -92,7 +93,7 @@ class RotationService:
         tenant.key_hash = hash_client_key(new_key, self.hash_key)
         tenant.key_generation += 1
         tenant.rotate_key_hash = None
-        await self.session.flush()
+        await bump_revision(self.session, tenant.id, locked=tenant)
 
     async def _counts(self, tenant_id: int) -> Counts:
         scope = TenantScope(self.session, tenant_id, self.cipher)
@@ -198,11 +199,11 @@ class RotationService:
 async def set_strict_users(
     session: AsyncSession, tenant_id: int, value: bool, audit: AuditTrail
 ) -> None:
-    tenant = await session.get(Tenant, tenant_id)
+    tenant = await session.get(Tenant, tenant_id, with_for_update=True, populate_existing=True)
     if tenant is not None:
         previous = tenant.strict_users
         tenant.strict_users = value
-        await session.flush()
+        await bump_revision(session, tenant_id, locked=tenant)
         await audit.record(
             "UPDATE_SETTINGS",
             "settings",

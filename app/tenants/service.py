@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Registration
 from app.db import Database
 from app.db_ops import insert_ignore
+from app.decisions.revision import bump_revision
 from app.errors import Unauthorized
 from app.models import RetiredClientKey, Tenant
 from app.security.failures import FailureReason
@@ -118,10 +119,11 @@ async def list_tenants(session: AsyncSession) -> list[Tenant]:
 
 
 async def disable_tenant(session: AsyncSession, tenant_id: int) -> bool:
-    tenant = await session.get(Tenant, tenant_id)
+    tenant = await session.get(Tenant, tenant_id, with_for_update=True, populate_existing=True)
     if tenant is None:
         return False
     if tenant.disabled_at is None:
         tenant.disabled_at = datetime.now(UTC)
         tenant.key_generation += 1  # every token issued so far dies with it
+        await bump_revision(session, tenant_id, locked=tenant)
     return True

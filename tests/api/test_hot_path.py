@@ -1,9 +1,12 @@
-"""The hot path's shape: ``has_permission`` costs two statements (tenant lookup and one
-decision SELECT, strict identity included), and the decision is answered from the two
-unique indexes (checked with each database's query plan)."""
+"""The hot path's shape. A cold ``has_permission`` (no current decision snapshot) costs
+two statements: the tenant lookup and one decision SELECT, strict identity included,
+answered from the two unique indexes (checked with each database's query plan). A warm
+one runs no statement through the engine: one freshness probe, then memory. A write is
+seen by the very next check."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -23,24 +26,94 @@ def queries(seen: list[str]) -> list[str]:
     return [sql for sql in seen if sql.upper().startswith("SELECT")]
 
 
-@pytest.mark.parametrize("strict", [False, True])
-async def test_has_permission_is_two_selects(
-    app: FastAPI, api: httpx.AsyncClient, strict: bool
-) -> None:
+async def _seed(api: httpx.AsyncClient, strict: bool) -> None:
     assert_bare(await api.post("/api/role/editors"), True)
     assert_bare(await api.post("/api/permission/editors/publish"), True)
     assert (await api.post("/api/apikeys/user/alice")).status_code == 200
     assert_bare(await api.post("/api/membership/alice/editors"), True)
     if strict:
         assert (await api.put("/api/settings", json={"strict_users": True})).status_code == 200
+
+
+async def _tenant(app: FastAPI) -> int:
+    state: AppState = app.state.auth
+    async with state.database.transaction(write=False) as session:
+        return int((await session.execute(text("SELECT max(id) FROM tenants"))).scalar_one())
+
+
+def _counting_probe(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every freshness probe the decision snapshots make."""
+    probe = app.state.auth.decisions.probe
+    calls: list[str] = []
+    for name in ("by_key_hash", "by_tenant", "family"):
+        original = getattr(probe, name)
+
+        async def counted(*args: Any, _original: Any = original, _name: str = name) -> Any:
+            calls.append(_name)
+            return await _original(*args)
+
+        monkeypatch.setattr(probe, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("strict", [False, True])
+async def test_a_cold_check_runs_two_selects_a_warm_one_none(
+    app: FastAPI, api: httpx.AsyncClient, strict: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cold (no current snapshot): the tenant lookup and one decision SELECT, strict
+    identity included. Warm: no statement through the engine, one freshness probe."""
+    await _seed(api, strict)
+    decisions = app.state.auth.decisions
+    await decisions.settle()
+    budget, decisions.cache.budget = decisions.cache.budget, 0  # no snapshot: cold
+    decisions.cache.put(replace(decisions.cache.get(await _tenant(app)), revision=-1))
+    probes = _counting_probe(app, monkeypatch)
     with statements(app) as seen:
         assert_wrapped(await api.get("/api/has_permission/alice/publish"), {"has_permission": True})
+    decisions.cache.budget = budget
     selects = queries(seen)
     assert len(selects) == 2, selects
     assert "FROM tenants" in selects[0]
     assert "FROM memberships, grants" in selects[1]
     assert ("api_keys" in selects[1]) is strict
     assert not [sql for sql in seen if sql.upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert probes == ["by_key_hash"]
+
+    assert_wrapped(await api.get("/api/has_permission/alice/publish"), {"has_permission": True})
+    await decisions.settle()  # the snapshot that check started building
+    probes.clear()
+    with statements(app) as seen:
+        assert_wrapped(await api.get("/api/has_permission/alice/publish"), {"has_permission": True})
+        assert_wrapped(await api.get("/api/has_permission/alice/delete"), {"has_permission": False})
+        assert_wrapped(
+            await api.get("/api/has_permission/bob/publish"),
+            {"has_permission": False, "reason": "user_not_key_backed"}
+            if strict
+            else {"has_permission": False},
+        )
+    assert seen == []
+    assert probes == ["by_key_hash"] * 3
+
+
+async def test_a_write_is_seen_by_the_next_check(app: FastAPI, api: httpx.AsyncClient) -> None:
+    """A warm snapshot is never used past a write: each answer below follows the write
+    acknowledged just before it."""
+    await _seed(api, strict=False)
+    decisions = app.state.auth.decisions
+    path = "/api/has_permission/alice/publish"
+    for write, expected in (
+        (api.delete("/api/permission/editors/publish"), False),
+        (api.post("/api/permission/editors/publish"), True),
+        (api.delete("/api/membership/alice/editors"), False),
+        (api.post("/api/membership/alice/editors"), True),
+        (api.delete("/api/role/editors"), False),
+    ):
+        assert_wrapped(await api.get(path), {"has_permission": not expected})
+        await decisions.settle()
+        assert (await write).status_code == 200
+        assert_wrapped(await api.get(path), {"has_permission": expected})
+        await decisions.settle()
+        assert_wrapped(await api.get(path), {"has_permission": expected})
 
 
 async def _plan(app: FastAPI, backend: str) -> list[str]:
@@ -83,9 +156,10 @@ async def test_decision_query_uses_the_unique_indexes(
 async def test_the_credential_is_derived_once_per_request(
     app: FastAPI, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The rate limiter's key hash and token verification are reused by authentication."""
+    """The gate derives the key hash or verifies the token once; the rate limiter and
+    the routes reuse it."""
     from app import deps
-    from app.edge import rate_limit
+    from app.security import gate
 
     assert app.state.rate_limits is not None
     hashes: list[str] = []
@@ -96,7 +170,7 @@ async def test_the_credential_is_derived_once_per_request(
         return original_hash(key, secret)
 
     monkeypatch.setattr(deps, "hash_client_key", counting_hash)
-    monkeypatch.setattr(rate_limit, "hash_client_key", counting_hash)
+    monkeypatch.setattr(gate, "hash_client_key", counting_hash)
     assert_bare(await api.get("/api/roles"), [])
     assert len(hashes) == 1
 

@@ -15,8 +15,9 @@ from limits.errors import StorageError
 
 from app.config import Settings
 from app.edge import rate_limit
-from app.edge.rate_limit import RateLimits, request_identity
-from app.security.credentials import hash_client_key
+from app.edge.rate_limit import RateLimits
+from app.security.credentials import hash_client_key, parse_authorization
+from app.security.gate import Visitor, _authenticate
 from app.tokens.codec import TokenType
 from tests.conftest import TEST_KEY_HASH_SECRET
 from tests.edge.conftest import EdgeClient, bearer, new_key
@@ -52,7 +53,8 @@ def test_defaults() -> None:
     settings = Settings(_env_file=None)
     assert settings.rate_limit_enabled is True
     assert settings.rate_limit_default == "6000/minute"
-    assert settings.rate_limit_write == "600/minute"
+    assert settings.rate_limit_decisions is None
+    assert settings.rate_limit_write == "30000/minute"
     assert settings.rate_limit_role_create == "60/minute"
     assert settings.rate_limit_auth_failures == "60/minute"
     assert settings.rate_limit_registration == "30/minute"
@@ -63,6 +65,7 @@ def test_defaults() -> None:
     "setting",
     [
         "rate_limit_default",
+        "rate_limit_decisions",
         "rate_limit_write",
         "rate_limit_role_create",
         "rate_limit_auth_failures",
@@ -80,17 +83,22 @@ def test_limits_must_parse(setting: str) -> None:
 async def test_default_budget_is_per_tenant(edge_client: EdgeClient) -> None:
     key, other = new_key(), new_key()
     async with edge_client(rate_limit_default="3/minute") as (app, http):
+        # The request that opens a tenant is counted by address; the tenant's own
+        # budget starts with the next one.
+        opened = await http.get("/api/roles", headers=bearer(key))
         spent = [(await http.get("/api/roles", headers=bearer(key))).status_code for _ in range(3)]
         refused = await http.get("/api/roles", headers=bearer(key))
         same_tenant_upper_case = await http.get("/api/roles", headers=bearer(key.upper()))
         other_tenant = await http.get("/api/roles", headers=bearer(other))
         counts = app.state.rate_limits.snapshot()["refused"]
+    assert opened.status_code == 200
     assert spent == [200, 200, 200]
     assert_refused(refused, "default", 3, "Rate limit exceeded")
     assert same_tenant_upper_case.status_code == 429
     assert other_tenant.status_code == 200
     assert counts == {
         "default": 2,
+        "decisions": 0,
         "write": 0,
         "role_create": 0,
         "auth_failures": 0,
@@ -115,6 +123,7 @@ async def test_write_budget_counts_writes_only(edge_client: EdgeClient) -> None:
 async def test_role_creation_budget(edge_client: EdgeClient) -> None:
     key = bearer(new_key())
     async with edge_client(rate_limit_role_create="2 per minute") as (_app, http):
+        assert (await http.get("/api/roles", headers=key)).status_code == 200  # opens it
         created = [(await http.post(f"/api/role/r{i}", headers=key)).status_code for i in range(2)]
         refused = await http.post("/api/role/r2", headers=key)
         grant = await http.post("/api/permission/r0/p", headers=key)
@@ -150,19 +159,32 @@ async def test_opening_tenants_is_limited_per_address(edge_client: EdgeClient) -
     assert elsewhere.status_code == 200
 
 
-async def test_tokens_count_against_their_tenant(edge_client: EdgeClient) -> None:
+async def test_tokens_and_the_client_key_share_their_tenants_budget(
+    edge_client: EdgeClient,
+) -> None:
+    key = new_key()
+    async with edge_client(rate_limit_default="4/minute") as (_app, http):
+        assert (await http.get("/api/roles", headers=bearer(key))).status_code == 200
+        token = (await http.post("/api/token", headers=bearer(key))).json()["access_token"]
+        by_token = [
+            (await http.get("/api/roles", headers=bearer(token))).status_code for _ in range(3)
+        ]
+        by_key = await http.get("/api/roles", headers=bearer(key))
+    assert by_token == [200, 200, 200]
+    assert_refused(by_key, "default", 4, "Rate limit exceeded")
+
+
+async def test_rotation_buys_no_fresh_budget(edge_client: EdgeClient) -> None:
+    """Budgets belong to the tenant, not to its current key."""
     key = new_key()
     async with edge_client(rate_limit_default="3/minute") as (_app, http):
-        tokens = [
-            (await http.post("/api/token", headers=bearer(key))).json()["access_token"]
-            for _ in range(2)
-        ]
-        answers = [
-            (await http.get("/api/roles", headers=bearer(token))).status_code
-            for token in (tokens[0], tokens[1], tokens[0], tokens[1])
-        ]
-    # Both tokens spend one tenant budget (the client key's own budget is apart).
-    assert answers == [200, 200, 200, 429]
+        assert (await http.get("/api/roles", headers=bearer(key))).status_code == 200
+        rotated = await http.post("/api/keys/rotate", headers=bearer(key))
+        new = rotated.json()["data"]["new_key"]
+        spent = [(await http.get("/api/roles", headers=bearer(new))).status_code for _ in range(2)]
+        refused = await http.get("/api/roles", headers=bearer(new))
+    assert [rotated.status_code, *spent] == [200, 200, 200]
+    assert_refused(refused, "default", 3, "Rate limit exceeded")
 
 
 async def test_failed_authentications_close_the_address(edge_client: EdgeClient) -> None:
@@ -171,8 +193,15 @@ async def test_failed_authentications_close_the_address(edge_client: EdgeClient)
         app,
         http,
     ):
+        known = new_key()
+        assert_bare_ok = await http.post("/api/role/editors", headers=bearer(known))
         failures = [(await http.get("/api/roles")).status_code for _ in range(3)]
         valid_key = await http.get("/api/roles", headers=bearer(new_key()))
+        # A known tenant's credentials are never refused by the address's failure
+        # budget: a valid caller behind the same NAT keeps working, decisions included.
+        known_reads = await http.get("/api/roles", headers=bearer(known))
+        known_decision = await http.get("/api/has_permission/a/p", headers=bearer(known))
+        known_write = await http.post("/api/permission/editors/p", headers=bearer(known))
         recover = await http.post(
             "/api/keys/recover", headers=CONTENT_JSON, json={"rotate_key": "rrk_" + "a" * 43}
         )
@@ -180,10 +209,16 @@ async def test_failed_authentications_close_the_address(edge_client: EdgeClient)
         elsewhere = await http.get("/api/roles", headers=bearer(new_key()) | other)
         metrics = (await http.get("/metrics")).text
         counts = app.state.rate_limits.snapshot()["refused"]
+    assert assert_bare_ok.status_code == 200
     assert failures == [401, 401, 401]
     assert_refused(
         valid_key, "auth_failures", 3, "Too many failed authentications from this address"
     )
+    assert [known_reads.status_code, known_decision.status_code, known_write.status_code] == [
+        200,
+        200,
+        200,
+    ]
     assert recover.status_code == 429
     assert ping.status_code == 200
     assert elsewhere.status_code == 200
@@ -262,7 +297,8 @@ async def test_unreachable_store_fails_open_and_says_so_once(
     records = [r for r in caplog.records if r.name == "app.edge.rate_limit"]
     assert [record.__dict__["event"] for record in records] == ["rate_limit_storage_down"]
     assert "Connection refused" in records[0].__dict__["error"]
-    assert "auth_rate_limit_unchecked_requests_total 6.0" in metrics
+    # Decisions are not limited by default, so they never ask the store.
+    assert "auth_rate_limit_unchecked_requests_total 4.0" in metrics
     assert "auth_rate_limit_storage_errors_total 1.0" in metrics
     assert "auth_rate_limit_storage_up 0.0" in metrics
 
@@ -276,7 +312,7 @@ async def test_outage_ends_when_the_store_answers(
     real_check = limits._check
     outcomes = iter([StorageError(ConnectionError("down")), None, None, None])
 
-    def flaky_check(*args: str) -> rate_limit.Refusal | None:
+    def flaky_check(*args: Any) -> rate_limit.Refusal | None:
         failure = next(outcomes)
         if failure is not None:
             raise failure
@@ -296,24 +332,25 @@ async def test_outage_ends_when_the_store_answers(
     assert snapshot["storage_available"] is True
 
 
-async def test_identity_is_the_key_hash_or_the_token_tenant(edge_client: EdgeClient) -> None:
-    key = new_key()
+async def test_identity_is_the_tenant_the_key_hash_or_the_address(
+    edge_client: EdgeClient,
+) -> None:
+    key, unknown = new_key(), new_key()
     async with edge_client() as (app, http):
         token = (await http.post("/api/token", headers=bearer(key))).json()["access_token"]
         claims = app.state.auth.tokens.verify(token, TokenType.ACCESS)
 
-        def identity(header: str | None) -> str:
-            headers = [] if header is None else [(b"authorization", header.encode())]
-            scope = {"type": "http", "app": app, "headers": headers}
-            return request_identity(scope, "192.0.2.5")
+        async def identity(header: str) -> str | None:
+            scope = {"type": "http", "app": app, "headers": []}
+            visitor: Visitor = await _authenticate(scope, parse_authorization(header))
+            return visitor.identity
 
-        digest = hash_client_key(key, TEST_KEY_HASH_SECRET.encode())
-        assert identity(f"Bearer {key}") == f"key:{digest[:32]}"
-        assert identity(f"bearer   {key.upper()}") == f"key:{digest[:32]}"
-        assert identity(f"Bearer {token}") == f"tenant:{claims.tenant_id}"
-        assert identity(f"Bearer {token[:-2]}xx") == "ip:192.0.2.5"
-        assert identity("Bearer not-a-key") == "ip:192.0.2.5"
-        assert identity(None) == "ip:192.0.2.5"
+        tenant = f"tenant:{claims.tenant_id}"
+        assert await identity(f"Bearer {key}") == tenant
+        assert await identity(f"bearer   {key.upper()}") == tenant
+        assert await identity(f"Bearer {token}") == tenant
+        assert await identity(f"Bearer {unknown}") is None  # counted by address
+        assert await identity(f"Bearer {token[:-2]}xx") is None
 
 
 async def test_shared_store_never_holds_a_raw_key(edge_client: EdgeClient) -> None:
@@ -325,20 +362,29 @@ async def test_shared_store_never_holds_a_raw_key(edge_client: EdgeClient) -> No
             _app,
             http,
         ):
-            await http.post("/api/role/r", headers=bearer(key))
+            await http.post("/api/role/r", headers=bearer(key))  # opens the tenant
+            await http.post("/api/role/s", headers=bearer(key))
             await http.get("/api/roles")
+            tenant = (await http.get("/api/roles", headers=bearer(key))).status_code
         client = redis.Redis.from_url(REDIS_URL)
         stored = sorted(name.decode() for name in client.scan_iter(f"{prefix}:*"))
         client.close()
     finally:
         delete_prefix(prefix)
-    digest = hash_client_key(key, TEST_KEY_HASH_SECRET.encode())[:32]
+    assert tenant == 200
+    tenants = {name.split("/")[2] for name in stored if "/tenant:" in name}
+    assert len(tenants) == 1
+    [tenant_id] = tenants
     assert stored == [
         f"{prefix}:LIMITER/auth_failures/127.0.0.1/1000000/1/minute",
         f"{prefix}:LIMITER/default/ip:127.0.0.1/1000000/1/minute",
-        f"{prefix}:LIMITER/default/key:{digest}/1000000/1/minute",
+        f"{prefix}:LIMITER/default/{tenant_id}/1000000/1/minute",
         f"{prefix}:LIMITER/registration/127.0.0.1/1000000/1/minute",
-        f"{prefix}:LIMITER/role_create/key:{digest}/1000000/1/minute",
-        f"{prefix}:LIMITER/write/key:{digest}/1000000/1/minute",
+        f"{prefix}:LIMITER/role_create/ip:127.0.0.1/1000000/1/minute",
+        f"{prefix}:LIMITER/role_create/{tenant_id}/1000000/1/minute",
+        f"{prefix}:LIMITER/write/ip:127.0.0.1/1000000/1/minute",
+        f"{prefix}:LIMITER/write/{tenant_id}/1000000/1/minute",
     ]
-    assert not any(key in name or key.upper() in name for name in stored)
+    digest = hash_client_key(key, TEST_KEY_HASH_SECRET.encode())
+    for secret in (key, key.upper(), digest, digest[:32]):
+        assert not any(secret in name for name in stored)

@@ -9,9 +9,16 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from app.decisions.revision import bump_revision
 from app.models import ApiKey
 from tests.api.helpers import assert_bare, assert_wrapped
-from tests.identity.helpers import SecretWatch, db_session, issue_tokens, watched_client
+from tests.identity.helpers import (
+    SecretWatch,
+    db_session,
+    issue_tokens,
+    tenant_id_of,
+    watched_client,
+)
 from tests.identity.test_apikeys_create import create
 
 BLOCKED = {"has_permission": False, "reason": "user_not_key_backed"}
@@ -116,16 +123,21 @@ async def test_revoking_the_last_key_blocks_again(api: httpx.AsyncClient) -> Non
     _assert_not_key_backed(await api.post("/api/membership/alice/editors"), "alice")
 
 
-async def test_an_expired_key_does_not_back_a_user(api: httpx.AsyncClient, app: FastAPI) -> None:
+async def test_an_expired_key_does_not_back_a_user(
+    api: httpx.AsyncClient, app: FastAPI, client_key: str
+) -> None:
     await _setup(api)
     key = await create(api, "alice")
     await _assert_allowed(api)
     async with db_session(app) as session:
+        # The key's expiry moves into the past (the service's own writes bump the
+        # revision with every change, as here).
         await session.execute(
             update(ApiKey)
             .where(ApiKey.key_id == key["key_id"])
             .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
+        await bump_revision(session, await tenant_id_of(app, client_key))
     await _assert_blocked(api)
 
 

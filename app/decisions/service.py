@@ -1,0 +1,176 @@
+"""Decisions from memory: who is asking and may user U do P, never from a stale state.
+
+:class:`Decisions` is built once by the lifespan. For each request with a credential
+the edge asks it for a :class:`Passport` (:meth:`Decisions.for_client_key`,
+:meth:`Decisions.for_token`): one freshness probe (:mod:`app.decisions.probe`) names
+the tenant and its stored revision. When the cached snapshot of that tenant carries
+exactly that revision, the passport holds the principal and the snapshot, and the
+request is served without a database session. Otherwise the passport names only the
+tenant (for rate limiting), a rebuild of its snapshot starts in the background (one at
+a time per tenant), and the request takes the ordinary database path, which is exact
+by construction. A probe that fails also sends the request down that path, which
+answers 503 if the database is down: nothing is ever answered from memory without a
+successful probe (in ``minimize_latency``, without a live listener instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.db import Database
+from app.decisions.cache import SnapshotCache
+from app.decisions.probe import RevisionProbe
+from app.decisions.snapshot import TenantSnapshot, load_snapshot
+from app.principal import Principal, Scope
+from app.security.cipher import FieldCipher
+from app.tokens.codec import TokenClaims
+
+logger = logging.getLogger("app.decisions")
+
+
+@dataclass(frozen=True, slots=True)
+class Passport:
+    """The edge's answer to "who is asking": the tenant behind a credential that the
+    store knows, and, when its snapshot is current, the principal and the snapshot."""
+
+    tenant_id: int
+    revision: int
+    principal: Principal | None = None
+    snapshot: TenantSnapshot | None = None
+
+
+@dataclass(slots=True)
+class DecisionStats:
+    fresh: int = 0
+    stale: int = 0
+    probe_errors: int = 0
+    rebuilds: int = 0
+    rebuild_errors: int = 0
+
+
+class Decisions:
+    def __init__(
+        self,
+        database: Database,
+        probe: RevisionProbe,
+        cipher: FieldCipher,
+        settings: Settings,
+    ) -> None:
+        self.database = database
+        self.probe = probe
+        self.cipher = cipher
+        self.strict_default = settings.strict_users_default
+        self.cache = SnapshotCache(settings.decision_cache_entries)
+        self.stats = DecisionStats()
+        self._building: dict[int, asyncio.Task[None]] = {}
+
+    # --- who is asking ---------------------------------------------------------------
+
+    async def for_client_key(self, key_hash: str) -> Passport | None:
+        """The passport of a client key stored as ``key_hash``; ``None`` when the store
+        does not know the key (new, retired or mistyped) or could not be asked."""
+        try:
+            found = await self.probe.by_key_hash(key_hash)
+        except Exception:  # any driver error: the database path decides (and may 503)
+            self.stats.probe_errors += 1
+            logger.debug("revision probe failed", exc_info=True)
+            return None
+        if found is None:
+            return None
+        tenant_id, revision = found
+        return self._passport(tenant_id, revision, Scope.ADMIN, key_hash, None)
+
+    async def for_token(self, claims: TokenClaims) -> Passport | None:
+        """The passport of a verified access token whose family is live."""
+        try:
+            family = await self.probe.family(claims.family_id, claims.tenant_id)
+        except Exception:  # any driver error: the database path decides (and may 503)
+            self.stats.probe_errors += 1
+            logger.debug("revision probe failed", exc_info=True)
+            return None
+        if family is None or family.revoked or family.key_generation != claims.key_generation:
+            return None
+        try:
+            scope = Scope(claims.scope)
+        except ValueError:
+            return None
+        return self._passport(claims.tenant_id, family.revision, scope, None, claims.key_generation)
+
+    def _passport(
+        self,
+        tenant_id: int,
+        revision: int,
+        scope: Scope,
+        key_hash: str | None,
+        key_generation: int | None,
+    ) -> Passport:
+        snapshot = self.cache.get(tenant_id)
+        if snapshot is None or snapshot.revision != revision:
+            self.stats.stale += 1
+            self._rebuild(tenant_id)
+            return Passport(tenant_id, revision)
+        if snapshot.disabled or (
+            key_generation is not None and key_generation != snapshot.key_generation
+        ):
+            return Passport(tenant_id, revision)  # the database path refuses it, audited
+        self.stats.fresh += 1
+        principal = Principal(
+            tenant_id=tenant_id,
+            strict_users=snapshot.strict_users,
+            key_generation=snapshot.key_generation,
+            scope=scope,
+            key_hash=key_hash,
+        )
+        return Passport(tenant_id, revision, principal, snapshot)
+
+    # --- may U do P ------------------------------------------------------------------
+
+    def decide(
+        self, snapshot: TenantSnapshot, user: str, permission: str
+    ) -> tuple[bool, str | None]:
+        """``(allowed, reason)`` from a current snapshot, exactly as the database
+        path answers (:meth:`app.rbac.service.RbacService.decide`)."""
+        tenant_id = snapshot.tenant_id
+        return snapshot.decide(
+            self.cipher.index(tenant_id, "user", user),
+            self.cipher.index(tenant_id, "permission", permission),
+            time.time(),
+        )
+
+    # --- snapshots -------------------------------------------------------------------
+
+    def _rebuild(self, tenant_id: int) -> None:
+        if tenant_id in self._building or self.cache.budget == 0:
+            return
+        task = asyncio.get_running_loop().create_task(self._build(tenant_id))
+        self._building[tenant_id] = task
+        task.add_done_callback(lambda _task: self._building.pop(tenant_id, None))
+
+    async def _build(self, tenant_id: int) -> None:
+        try:
+            async with self.database.transaction(write=False) as session:
+                snapshot = await load_snapshot(session, tenant_id, self.strict_default)
+        except Exception:  # the database path keeps answering; the next miss retries
+            self.stats.rebuild_errors += 1
+            logger.warning("decision snapshot rebuild failed", extra={"tenant": tenant_id})
+            return
+        if snapshot is not None:
+            current = self.cache.get(snapshot.tenant_id)
+            if current is None or current.revision < snapshot.revision:
+                self.cache.put(snapshot)
+            self.stats.rebuilds += 1
+
+    async def settle(self) -> None:
+        """Wait for the rebuilds under way (tests and benchmarks warm the cache)."""
+        while self._building:
+            await asyncio.gather(*self._building.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._building.values()):
+            task.cancel()
+        await asyncio.gather(*self._building.values(), return_exceptions=True)
+        await self.probe.close()

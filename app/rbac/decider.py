@@ -1,0 +1,72 @@
+"""The decision path of ``has_permission``, ``can_run`` and ``POST /api/check``.
+
+:class:`Decider` is the routes' only dependency (no session, no sub-dependencies): a
+request whose tenant snapshot the gate found current is answered from memory
+(:mod:`app.decisions`); any other (a cold or stale snapshot, a token the gate could not
+settle, decisions audited with ``AUTH_AUDIT_PERMISSION_CHECKS``) opens one database
+session, authenticates as every route does (:func:`app.deps.resolve_principal`), asks
+:meth:`RbacService.decide` for each question, and commits before answering, exactly
+like the request boundary of ``SessionDep``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.audit.trail import AuditTrail
+from app.deps import READ_METHODS, request_context, resolve_principal
+from app.rbac.service import RbacService
+from app.security.gate import visitor_of
+from app.state import AppState
+from app.tenants.scope import TenantScope
+
+Question = tuple[str, str]
+Answer = tuple[bool, str | None]
+
+
+class Decider:
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.state: AppState = request.app.state.auth
+
+    async def answer(self, questions: Sequence[Question]) -> list[Answer]:
+        """``(allowed, reason)`` for each ``(user, permission)``, in order."""
+        state = self.state
+        visitor = visitor_of(self.request.scope)
+        passport = None if visitor is None else visitor.passport
+        if (
+            passport is not None
+            and passport.snapshot is not None
+            and passport.principal is not None
+            and state.decisions is not None
+            and not state.settings.audit_permission_checks
+        ):
+            decide = state.decisions.decide
+            snapshot = passport.snapshot
+            return [decide(snapshot, user, permission) for user, permission in questions]
+        return await self._from_database(questions)
+
+    async def _from_database(self, questions: Sequence[Question]) -> list[Answer]:
+        state = self.state
+        request = self.request
+        write = request.method not in READ_METHODS or state.settings.audit_permission_checks
+        async with state.database.session(write=write) as session:
+            principal = await resolve_principal(request, state, session)
+            scope = TenantScope(session, principal.tenant_id, state.cipher)
+            trail = AuditTrail.for_state(
+                state, session, principal.tenant_id, request_context(request)
+            )
+            service = RbacService(scope, trail, strict_users=principal.strict_users)
+            answers = [await service.decide(user, permission) for user, permission in questions]
+            await session.commit()
+        return answers
+
+
+async def get_decider(request: Request) -> Decider:
+    return Decider(request)
+
+
+DeciderDep = Annotated[Decider, Depends(get_decider)]
