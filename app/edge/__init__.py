@@ -1,24 +1,23 @@
 """The service's edge: what happens to a request before a route sees it, and the
-observability around it. :func:`install_edge` wires it all; ``create_app`` calls it
-after adding the client-key gate.
+observability around it. :func:`install_edge` wires it all, the gate included;
+``create_app`` calls it.
 
 Order, outermost first (every refusal below is problem+json):
 
-1. :mod:`~app.edge.request_id`: accepts or mints ``X-Request-ID``, echoes it, and
-   publishes it to every log line of the request.
-2. :mod:`~app.edge.telemetry`: the access log line and the request metrics.
-3. :mod:`~app.edge.headers`: security headers on every response.
+1. :mod:`~app.edge.envelope`, one layer: accepts or mints ``X-Request-ID`` (echoed,
+   and in every log line of the request), sets the security headers
+   (:mod:`~app.edge.headers`), and writes the access log line and the request
+   metrics (:mod:`~app.edge.telemetry`). It wraps Starlette's
+   ``ServerErrorMiddleware``, so an unexpected 500 still carries the request id and
+   the security headers, and is logged and counted. Everything below runs inside it,
+   as ordinary middleware:
 
-   These three wrap Starlette's ``ServerErrorMiddleware``, so an unexpected 500
-   still carries the request id and the security headers, and is logged and
-   counted. Everything below runs inside it, as ordinary middleware:
-
-4. uvicorn's ``ProxyHeadersMiddleware``: ``X-Forwarded-For``/``-Proto`` from
+2. uvicorn's ``ProxyHeadersMiddleware``: ``X-Forwarded-For``/``-Proto`` from
    ``AUTH_FORWARDED_ALLOW_IPS`` only.
-5. :mod:`~app.edge.hosts`: ``AUTH_ALLOWED_HOSTS`` (400).
-6. :mod:`~app.edge.body_limit`: ``AUTH_MAX_BODY_BYTES`` (413).
-7. :mod:`~app.edge.cors`: when ``AUTH_ALLOW_CORS`` (answers preflights itself).
-8. the gate (:mod:`app.security.gate`): authenticates the credential once (401/400)
+3. :mod:`~app.edge.hosts`: ``AUTH_ALLOWED_HOSTS`` (400).
+4. :mod:`~app.edge.body_limit`: ``AUTH_MAX_BODY_BYTES`` (413).
+5. :mod:`~app.edge.cors`: when ``AUTH_ALLOW_CORS`` (answers preflights itself).
+6. the gate (:mod:`app.security.gate`): authenticates the credential once (401/400)
    and applies :mod:`~app.edge.rate_limit` when ``AUTH_RATE_LIMIT_ENABLED`` (429);
    then the routes.
 
@@ -34,12 +33,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app.config import Settings
 from app.edge.body_limit import BodySizeLimitMiddleware
 from app.edge.cors import ServiceCORSMiddleware
-from app.edge.headers import SecurityHeadersMiddleware, docs_policies
+from app.edge.envelope import EdgeEnvelope
+from app.edge.headers import docs_policies
 from app.edge.hosts import AllowedHostsMiddleware
 from app.edge.metrics import Metrics, install_metrics_route
 from app.edge.rate_limit import RateLimits
-from app.edge.request_id import RequestIdMiddleware
-from app.edge.telemetry import TelemetryMiddleware
 from app.security.gate import ClientKeyGate
 
 __all__ = ["install_edge"]
@@ -67,7 +65,6 @@ def install_edge(app: FastAPI, settings: Settings) -> None:
     build_inner_stack = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:
-        inner = SecurityHeadersMiddleware(build_inner_stack(), page_policies=page_policies)
-        return RequestIdMiddleware(TelemetryMiddleware(inner, metrics=metrics))
+        return EdgeEnvelope(build_inner_stack(), metrics=metrics, page_policies=page_policies)
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]

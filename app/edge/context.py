@@ -1,7 +1,7 @@
 """The per-request context shared by the edge layers, the routes and the log lines.
 
 One :class:`RequestContext` per HTTP request, created by the outermost middleware
-(:mod:`app.edge.request_id`) and published in a :class:`~contextvars.ContextVar`, so
+(:mod:`app.edge.envelope`) and published in a :class:`~contextvars.ContextVar`, so
 every log line written while the request runs carries its ``request_id`` (see
 :mod:`app.edge.logs`), and a route can note the decision it made without taking the
 ``Request`` as a parameter (:func:`record_decision`); the telemetry middleware counts

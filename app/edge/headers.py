@@ -1,8 +1,8 @@
 """Security headers on every response (security guide, contract section 7).
 
-Pure ASGI, outside Starlette's ``ServerErrorMiddleware`` so that 500 answers and the
-refusals of the other edge layers carry them too. Each header below replaces any value
-an inner layer set:
+Set by :class:`~app.edge.envelope.EdgeEnvelope`, outside Starlette's
+``ServerErrorMiddleware`` so that 500 answers and the refusals of the other edge layers
+carry them too. Each header below replaces any value an inner layer set:
 
 * ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``,
   ``X-XSS-Protection: 1; mode=block`` (as the security guide lists it; browsers that
@@ -25,11 +25,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Mapping
 
 from fastapi.openapi.docs import get_swagger_ui_oauth2_redirect_html
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_CSP = "default-src 'self'"
 _DOCS_BASE = "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
@@ -70,29 +67,3 @@ def docs_policies() -> dict[str, str]:
         "/redoc": REDOC_CSP,
         "/docs/oauth2-redirect": _oauth2_redirect_csp(),
     }
-
-
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, page_policies: Mapping[str, str] | None = None) -> None:
-        self.app = app
-        self.page_policies = dict(page_policies or {})
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        policy = self.page_policies.get(path, API_CSP)
-        is_api = path == "/api" or path.startswith("/api/")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in STATIC_HEADERS.items():
-                    headers[name] = value
-                headers["Content-Security-Policy"] = policy
-                if is_api:
-                    headers["Cache-Control"] = "no-store"
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

@@ -1,8 +1,8 @@
 """One observation per request: the access log line and the request metrics.
 
-Pure ASGI, just inside :mod:`app.edge.request_id` and outside Starlette's
-``ServerErrorMiddleware``, so it sees every answer, 500s and edge refusals included.
-When the response is complete (or the application raised) it
+:class:`~app.edge.envelope.EdgeEnvelope` (outside Starlette's
+``ServerErrorMiddleware``, so it sees every answer, 500s and edge refusals included)
+calls this when the response is complete (or the application raised); it
 
 * writes one ``app.access`` log line: method, route template, status, duration,
   client address (after trusted proxy headers) and, through the logging filter, the
@@ -19,14 +19,12 @@ route matches is ``unmatched``.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.edge import context
-from app.edge.metrics import Metrics
 
 access_logger = logging.getLogger("app.access")
 
@@ -59,13 +57,15 @@ def match_template(routes: list[Any], scope: Scope) -> str:
     return partial or UNMATCHED
 
 
-class TelemetryMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
+class RouteTemplates:
+    """The route template of a request: the one the router matched
+    (``scope["route"]``), else the one it would match (an edge refusal before routing),
+    else :data:`UNMATCHED`."""
+
+    def __init__(self) -> None:
         self._routes: list[Any] | None = None
 
-    def route_template(self, scope: Scope) -> str:
+    def of(self, scope: Scope) -> str:
         path = getattr(scope.get("route"), "path", None)
         if isinstance(path, str):
             return path
@@ -73,44 +73,22 @@ class TelemetryMiddleware:
             self._routes = candidate_routes(scope.get("app"))
         return match_template(self._routes, scope)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
 
-        async def send_observed(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_observed)
-        finally:
-            seconds = time.perf_counter() - started
-            method: str = scope["method"]
-            route = self.route_template(scope)
-            request = context.current()
-            self.metrics.observe(
-                method=method,
-                route=route,
-                status=status,
-                seconds=seconds,
-                decision=None if request is None else request.decision,
-            )
-            access_logger.info(
-                "%s %s %d",
-                method,
-                route,
-                status,
-                extra={
-                    "event": "request",
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "client_ip": context.client_address(scope),
-                },
-            )
+def log_access(scope: Scope, method: str, route: str, status: int, seconds: float) -> None:
+    """The request's one ``app.access`` line (never the raw path or query string)."""
+    if not access_logger.isEnabledFor(logging.INFO):
+        return
+    access_logger.info(
+        "%s %s %d",
+        method,
+        route,
+        status,
+        extra={
+            "event": "request",
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "client_ip": context.client_address(scope),
+        },
+    )

@@ -1,0 +1,82 @@
+"""The outermost layer: what every answer carries and what every request leaves behind.
+
+One pure ASGI pass, outside Starlette's ``ServerErrorMiddleware`` (so 500 answers and
+the refusals of the inner edge layers get all of it), with a single ``send`` wrapper:
+
+* **Request id** (:mod:`app.edge.request_id`): the caller's ``X-Request-ID`` when valid,
+  else a new UUID4; published in :mod:`app.edge.context` for every log line of the
+  request, stored in ``scope["state"]["request_id"]`` and set on the response.
+* **Security headers** (:mod:`app.edge.headers`): the static set, the page's
+  Content-Security-Policy, and ``Cache-Control: no-store`` on ``/api`` answers, each
+  replacing any value an inner layer set.
+* **Telemetry** (:mod:`app.edge.telemetry`): once the response is complete (or the
+  application raised), one ``app.access`` log line and the request metrics, with the
+  route template and the decision the route noted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.edge import context
+from app.edge.context import REQUEST_ID_HEADER, RequestContext, accept_request_id
+from app.edge.headers import API_CSP, STATIC_HEADERS
+from app.edge.metrics import Metrics
+from app.edge.telemetry import RouteTemplates, log_access
+
+
+class EdgeEnvelope:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, page_policies: Mapping[str, str] | None = None
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.page_policies = dict(page_policies or {})
+        self.templates = RouteTemplates()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = accept_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
+        scope.setdefault("state", {})["request_id"] = request_id
+        path: str = scope["path"]
+        policy = self.page_policies.get(path, API_CSP)
+        is_api = path == "/api" or path.startswith("/api/")
+        status = 500
+
+        async def send_enveloped(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = MutableHeaders(scope=message)
+                for name, value in STATIC_HEADERS.items():
+                    headers[name] = value
+                headers["Content-Security-Policy"] = policy
+                if is_api:
+                    headers["Cache-Control"] = "no-store"
+                headers[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        request = RequestContext(request_id=request_id)
+        token = context.enter(request)
+        try:
+            await self.app(scope, receive, send_enveloped)
+        finally:
+            seconds = time.perf_counter() - started
+            method: str = scope["method"]
+            route = self.templates.of(scope)
+            self.metrics.observe(
+                method=method,
+                route=route,
+                status=status,
+                seconds=seconds,
+                decision=request.decision,
+            )
+            log_access(scope, method, route, status, seconds)
+            context.leave(token)
