@@ -31,7 +31,11 @@ class CreateKeyRequest(_Body):
 
 class UpdateKeyRequest(_Body):
     expires_at: RequestUtcDateTime = Field(
-        description="Earlier than the current expiry (shorten only)."
+        description=(
+            "In the future, at most 365 days away, and earlier than the key's current "
+            "expiry (shorten only); otherwise 400. A revoked key answers 409."
+        ),
+        examples=["2027-01-31T00:00:00Z"],
     )
 
 

@@ -57,10 +57,14 @@ router = APIRouter(prefix="/api/token", tags=["tokens"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _body_doc(json_schema: dict[str, Any], form_schema: dict[str, Any]) -> dict[str, Any]:
+def _body_doc(
+    json_schema: dict[str, Any], form_schema: dict[str, Any], *, required: bool = True
+) -> dict[str, Any]:
+    """The two body forms a token route reads (see :mod:`app.bodies`); local ``$defs``
+    are moved to the components by :mod:`app.openapi`."""
     return {
         "requestBody": {
-            "required": False,
+            "required": required,
             "content": {
                 "application/json": {"schema": json_schema},
                 "application/x-www-form-urlencoded": {"schema": form_schema},
@@ -151,9 +155,15 @@ async def _client_key_and_scope(request: Request) -> tuple[str, Scope]:
         "`admin` is requested. Only the client key itself is accepted, never a token."
     ),
     responses=problem_examples(400, 401),
-    openapi_extra=_body_doc(
-        TokenRequest.model_json_schema(), ClientCredentialsForm.model_json_schema()
-    ),
+    openapi_extra={
+        **_body_doc(
+            TokenRequest.model_json_schema(),
+            ClientCredentialsForm.model_json_schema(),
+            required=False,
+        ),
+        # The client key as Bearer header, or in the form's client_secret.
+        "security": [{"ClientKey": []}, {}],
+    },
 )
 async def issue_token(
     request: Request,
