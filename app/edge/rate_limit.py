@@ -56,7 +56,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
-from app.edge.context import client_address
+from app.edge.context import rate_limit_address
 from app.errors import AppError, problem_response
 from app.security.credentials import (
     CredentialKind,
@@ -301,7 +301,7 @@ async def guard_registration(app: Any, scope: Scope) -> None:
     limits: RateLimits | None = getattr(getattr(app, "state", None), "rate_limits", None)
     if limits is None:
         return
-    refusal = await limits.check_registration(client_address(scope))
+    refusal = await limits.check_registration(rate_limit_address(scope))
     if refusal is not None:
         raise RateLimited(refusal)
 
@@ -315,7 +315,7 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or is_exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
-        address = client_address(scope)
+        address = rate_limit_address(scope)
         identity = request_identity(scope, address)
         refusal = await self.limits.check(identity, address, scope["method"], scope["path"])
         if refusal is not None:
