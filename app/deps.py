@@ -124,7 +124,6 @@ async def get_principal(
     )
     tenant = await resolve_client_key(
         session,
-        state.database,
         key_hash,
         settings.tenant_registration,
         registration_guard(request),

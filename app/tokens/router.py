@@ -17,7 +17,6 @@ from starlette.responses import JSONResponse
 from app.bodies import is_form, read_form, read_json_object, validate
 from app.deps import (
     AuditFactoryDep,
-    DatabaseDep,
     SessionDep,
     SettingsDep,
     StateDep,
@@ -170,14 +169,13 @@ async def issue_token(
     response: Response,
     state: StateDep,
     session: SessionDep,
-    database: DatabaseDep,
     settings: SettingsDep,
     audit: AuditFactoryDep,
 ) -> TokenResponse:
     client_key, scope = await _client_key_and_scope(request)
     key_hash = hash_client_key(client_key, state.secrets.key_hash)
     tenant = await resolve_client_key(
-        session, database, key_hash, settings.tenant_registration, registration_guard(request)
+        session, key_hash, settings.tenant_registration, registration_guard(request)
     )
     service = TokenService(session, state.tokens, settings, audit)
     pair = await service.issue(tenant.id, tenant.key_generation, scope)
