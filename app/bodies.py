@@ -3,7 +3,8 @@
 FastAPI binds one body type per route; the token routes accept both, so they read
 the body here and validate it with a Pydantic model. Malformed JSON, a non-object
 JSON value, and validation failures all become 400 problem+json (never 422), and
-the offending input is never echoed (it may hold a secret).
+the offending input is never echoed (it may hold a secret). A body nested so deeply
+that the JSON parser runs out of stack is a 400 as well, never a 500.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ async def read_json_object(request: Request) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(raw)
+    except RecursionError as exc:  # a few KB of brackets exhaust the parser's stack
+        raise BadRequest("Request body is nested too deeply.") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("Request body is not valid JSON.") from exc
     if not isinstance(value, dict):

@@ -4,6 +4,9 @@ audit query [--action A] [--hours H] [--entity-type T] [--tenant ID|KEY] [--limi
 audit verify [--tenant ID|KEY]        exit 1 and name the first broken row
 audit export [--output FILE] [--since ISO]   JSON lines, oldest first
 audit prune --older-than-days N       keeps the chains verifiable
+tokens prune [--retired-keys-older-than-days N]
+                                      expired refresh tokens and their families;
+                                      retired client keys only when asked
 encryption status                     rows per key, per encrypted column
 encryption rotate [--batch-size N]    re-encrypt everything under the newest key
 encryption enable [--batch-size N]    encrypt a plaintext database; a service running
@@ -15,8 +18,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.config import Settings
@@ -57,7 +61,11 @@ def _audit_export(settings: Settings, args: argparse.Namespace) -> int:
 
     since = datetime.fromisoformat(args.since) if args.since else None
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as output:
+        # Owner-only from the first byte (the trail names tenants' events); an
+        # existing file is narrowed to 0600 before it is rewritten.
+        descriptor = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as output:
             count = asyncio.run(export_trail(settings, output, since=since))
     else:
         count = asyncio.run(export_trail(settings, sys.stdout, since=since))
@@ -70,6 +78,34 @@ def _audit_prune(settings: Settings, args: argparse.Namespace) -> int:
 
     removed = asyncio.run(prune_trail(settings, args.older_than_days))
     print(f"pruned {sum(removed.values())} audit rows from {len(removed)} chain(s)")
+    return 0
+
+
+def _tokens_prune(settings: Settings, args: argparse.Namespace) -> int:
+    from app.runtime import open_state
+    from app.tokens.retention import prune_token_state
+    from app.utc import utcnow
+
+    days = args.retired_keys_older_than_days
+    if days is not None and days < 1:
+        print("--retired-keys-older-than-days must be at least 1", file=sys.stderr)
+        return 2
+
+    async def work() -> str:
+        async with open_state(settings) as state:
+            now = utcnow()
+            pruned = await prune_token_state(
+                state.database,
+                now,
+                leeway=timedelta(seconds=settings.jwt_leeway_seconds),
+                retired_before=None if days is None else now - timedelta(days=days),
+            )
+        return (
+            f"pruned {pruned.refresh_tokens} refresh token(s), {pruned.token_families} "
+            f"token famil(ies), {pruned.retired_client_keys} retired client key(s)"
+        )
+
+    print(asyncio.run(work()))
     return 0
 
 
@@ -109,7 +145,7 @@ def _encryption_rewrite(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    """Add the ``audit`` and ``encryption`` command groups to the CLI parser."""
+    """Add the ``audit``, ``tokens`` and ``encryption`` command groups to the CLI parser."""
     audit = commands.add_parser("audit", help="query, verify, export or prune the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     query = audit_commands.add_parser("query", help="print matching entries as JSON lines")
@@ -129,6 +165,19 @@ def register(commands: Any) -> None:
     prune_cmd = audit_commands.add_parser("prune", help="delete old rows, keep chains verifiable")
     prune_cmd.add_argument("--older-than-days", dest="older_than_days", type=int, required=True)
     prune_cmd.set_defaults(handler=_audit_prune)
+
+    tokens = commands.add_parser("tokens", help="prune expired token state")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
+    tokens_prune = token_commands.add_parser(
+        "prune", help="delete expired refresh tokens and token families (safe while serving)"
+    )
+    tokens_prune.add_argument(
+        "--retired-keys-older-than-days",
+        dest="retired_keys_older_than_days",
+        type=int,
+        help="also forget client keys rotated away more than N days ago",
+    )
+    tokens_prune.set_defaults(handler=_tokens_prune)
 
     encryption = commands.add_parser("encryption", help="field encryption at rest")
     enc_commands = encryption.add_subparsers(dest="encryption_command", required=True)

@@ -119,7 +119,6 @@ async def resolve_principal(request: Request, state: AppState, session: AsyncSes
         settings = state.settings
         tenant = await resolve_client_key(
             session,
-            state.database,
             key_hash,
             settings.tenant_registration,
             registration_guard(request),

@@ -23,6 +23,7 @@ from app.docs_ui import mount_docs
 from app.edge import install_edge
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
+from app.openapi import finish_schema
 from app.production import check_production_readiness
 from app.rbac.access_router import router as access_router
 from app.rbac.router import router as rbac_router
@@ -92,12 +93,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_router)
     if settings.enable_docs:
         mount_docs(app, title=TITLE)
-    _register_problem_schema(app)
+    _register_problem_schema(app, rate_limited=settings.rate_limit_enabled)
     return app
 
 
-def _register_problem_schema(app: FastAPI) -> None:
-    """Add the ``Problem`` schema that every documented error response refers to."""
+def _register_problem_schema(app: FastAPI, *, rate_limited: bool) -> None:
+    """Add the ``Problem`` schema that every documented error response refers to, and
+    the statuses the edge and the database add (:mod:`app.openapi`)."""
     original = app.openapi
 
     def openapi() -> dict[str, object]:
@@ -108,12 +110,7 @@ def _register_problem_schema(app: FastAPI) -> None:
                 ref_template="#/components/schemas/{model}"
             )
             # Validation failures are 400 problem+json here, never FastAPI's 422.
-            components.pop("HTTPValidationError", None)
-            components.pop("ValidationError", None)
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
-                    operation.get("responses", {}).pop("422", None)
-            app.openapi_schema = schema
+            app.openapi_schema = finish_schema(schema, rate_limited=rate_limited)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -7,15 +7,19 @@ held to the same rules). Outside production it does nothing. In production it
 collects every problem and raises one :class:`ProductionReadinessError` listing them
 all, each naming the setting and the fix:
 
-* server secrets missing, weak or placeholders (:mod:`app.security.secrets`);
+* server secrets missing, weak, placeholders, repeated patterns, low in entropy, or
+  the same value in two settings (:mod:`app.security.secrets`);
 * ``AUTH_DEBUG=true``;
-* ``AUTH_ALLOW_CORS=true`` with ``*`` in ``AUTH_CORS_ORIGINS``;
+* ``AUTH_ALLOW_CORS=true`` with ``*``, ``null`` or a pattern such as ``http://*`` in
+  ``AUTH_CORS_ORIGINS``;
+* a wildcard in ``AUTH_FORWARDED_ALLOW_IPS`` (``*``, ``0.0.0.0/0``, ``::/0``);
 * a SQLite database file (or its ``-wal``/``-shm`` companion) that group or others
   may read or write;
 * a weak ``AUTH_METRICS_TOKEN``.
 
 Advisories that do not stop the start (any host accepted, per-process rate limits with
-several workers, unauthenticated ``/metrics``) are logged as warnings.
+several workers, unauthenticated ``/metrics``, rate limiting off, encryption off, CORS
+origins over plain HTTP) are logged as warnings, one line each, every start.
 """
 
 from __future__ import annotations
@@ -25,11 +29,11 @@ import stat
 from pathlib import Path
 
 from app.config import Settings
-from app.security.secrets import SecretsError, load_server_secrets, weakness
+from app.security.secrets import secret_problems, weakness
 
 logger = logging.getLogger("app.production")
 
-_REFUSAL_PREFIX = "refusing to start in production: "
+WILDCARD_NETWORKS = frozenset({"*", "0.0.0.0/0", "::/0"})
 
 
 class ProductionReadinessError(RuntimeError):
@@ -62,13 +66,25 @@ def _sqlite_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def _cors_origin_problems(origins: list[str]) -> list[str]:
+    problems = []
+    if "null" in (origin.lower() for origin in origins):
+        problems.append(
+            "AUTH_CORS_ORIGINS contains 'null', the origin of sandboxed frames and local "
+            "files, which any page can take on: remove it"
+        )
+    patterns = [origin for origin in origins if "*" in origin and origin != "*"]
+    if patterns:
+        problems.append(
+            f"AUTH_CORS_ORIGINS contains {patterns[0]!r}: origins are matched exactly, "
+            "never as patterns; list each origin, e.g. https://app.example.com"
+        )
+    return problems
+
+
 def production_problems(settings: Settings) -> list[str]:
     """Every reason ``settings`` may not run in production (empty: ready)."""
-    problems: list[str] = []
-    try:
-        load_server_secrets(settings)
-    except SecretsError as exc:
-        problems.append(str(exc).removeprefix(_REFUSAL_PREFIX))
+    problems = secret_problems(settings)
     if settings.debug:
         problems.append(
             "AUTH_DEBUG=true logs SQL statements and internal detail: set AUTH_DEBUG=false"
@@ -77,6 +93,15 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append(
             "AUTH_CORS_ORIGINS contains '*', which lets any web page call the API: list "
             "the exact origins, e.g. AUTH_CORS_ORIGINS=https://app.example.com"
+        )
+    if settings.allow_cors:
+        problems.extend(_cors_origin_problems(settings.cors_origins))
+    wildcard = WILDCARD_NETWORKS.intersection(settings.forwarded_allow_ips)
+    if wildcard:
+        problems.append(
+            f"AUTH_FORWARDED_ALLOW_IPS contains {sorted(wildcard)[0]!r}, so any client can "
+            "forge X-Forwarded-For and choose the address its budgets and audit rows "
+            "name: list the proxy's addresses, e.g. AUTH_FORWARDED_ALLOW_IPS=10.0.0.5"
         )
     problems.extend(_sqlite_problems(settings))
     if settings.metrics_token is not None:
@@ -103,6 +128,26 @@ def production_advisories(settings: Settings) -> list[str]:
         )
     if settings.metrics_token is None:
         advisories.append("AUTH_METRICS_TOKEN is not set: /metrics answers anyone who can reach it")
+    if not settings.rate_limit_enabled:
+        advisories.append(
+            "AUTH_RATE_LIMIT_ENABLED=false: nothing limits failed authentications or "
+            "runaway clients here; keep it on unless the proxy limits every address"
+        )
+    if not settings.enable_encryption:
+        advisories.append(
+            "AUTH_ENABLE_ENCRYPTION=false: user ids, permission names and API-key labels "
+            "are stored in plain text; set AUTH_ENABLE_ENCRYPTION=true with AUTH_ENCRYPTION_KEY"
+        )
+    insecure = [
+        origin
+        for origin in settings.cors_origins
+        if origin.startswith("http://") and settings.allow_cors
+    ]
+    if insecure:
+        advisories.append(
+            f"AUTH_CORS_ORIGINS allows {insecure[0]!r} over plain HTTP: serve the "
+            "frontend over HTTPS"
+        )
     return advisories
 
 

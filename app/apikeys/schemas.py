@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.names import RULES, NameKind
-from app.utc import as_utc
+from app.utc import RequestUtcDateTime, as_utc
 
 # Naive datetimes in requests and from SQLite are UTC; answers always carry the offset.
 UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
@@ -22,7 +22,7 @@ class _Body(BaseModel):
 
 class CreateKeyRequest(_Body):
     label: Label | None = Field(default=None, examples=["ci deploy"])
-    expires_at: UtcDateTime | None = Field(
+    expires_at: RequestUtcDateTime | None = Field(
         default=None,
         description="Future, at most 365 days away.",
         examples=["2027-01-31T00:00:00Z"],
@@ -30,7 +30,13 @@ class CreateKeyRequest(_Body):
 
 
 class UpdateKeyRequest(_Body):
-    expires_at: UtcDateTime = Field(description="Earlier than the current expiry (shorten only).")
+    expires_at: RequestUtcDateTime = Field(
+        description=(
+            "In the future, at most 365 days away, and earlier than the key's current "
+            "expiry (shorten only); otherwise 400. A revoked key answers 409."
+        ),
+        examples=["2027-01-31T00:00:00Z"],
+    )
 
 
 class ValidateKeyRequest(_Body):

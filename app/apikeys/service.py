@@ -8,6 +8,11 @@
 * Validation looks the hash up inside the caller's tenant only: a key of another
   tenant is indistinguishable from an unknown one.
 * ``last_used_at`` is written at most once a minute per key (one conditional UPDATE).
+* With decisions audited (``AUTH_AUDIT_PERMISSION_CHECKS``), every validation and
+  key permission check writes one row: a refused key (unknown, revoked, expired) is
+  ``success: false`` with ``details`` ``{"valid": false, "reason", "key_id"}`` (the key
+  id only when the key is known), a live key ``success: true`` with
+  ``{"valid": true, "key_id"}`` plus ``allowed`` for a permission check.
 """
 
 from __future__ import annotations
@@ -198,7 +203,7 @@ class ApiKeyService:
 
     async def validate(self, secret: str) -> ValidatedKey:
         result = await self._validate(secret)
-        await self._record_check("VALIDATE_API_KEY", result, result.reason is None)
+        await self._record_check("VALIDATE_API_KEY", result, None)
         return result
 
     async def check_permission(
@@ -210,17 +215,31 @@ class ApiKeyService:
         allowed = False
         if result.reason is None and result.key is not None:
             allowed = await holds(result.key.user)
-        await self._record_check("CHECK_API_KEY_PERMISSION", result, allowed)
+        await self._record_check(
+            "CHECK_API_KEY_PERMISSION", result, allowed if result.reason is None else None
+        )
         return result, allowed
 
-    async def _record_check(self, action: str, result: ValidatedKey, allowed: bool) -> None:
+    async def _record_check(self, action: str, result: ValidatedKey, allowed: bool | None) -> None:
+        """One decision row (only when decisions are audited); see the module docstring."""
+        if not self.audit.checks:
+            return
         key = result.key
-        await self.audit.record_check(
+        valid = result.reason is None and key is not None
+        details: dict[str, object] = {"valid": valid}
+        if not valid:
+            details["reason"] = result.reason or ValidationFailure.UNKNOWN
+        if key is not None:
+            details["key_id"] = key.key_id
+        if allowed is not None:
+            details["allowed"] = allowed
+        await self.audit.record(
             action,
             "api_key",
             key.key_id if key is not None else None,
-            key.user if key is not None else None,
-            allowed,
+            user=key.user if key is not None else None,
+            success=valid,
+            details=details,
         )
 
     async def _validate(self, secret: str) -> ValidatedKey:

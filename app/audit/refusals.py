@@ -9,7 +9,10 @@ appends one ``success=false`` row in a transaction of its own:
   tenant's chain when the tenant is known, otherwise in the system chain (0). Gate
   errors (missing or malformed header) are never audited, as the contract says.
 * any other refusal (403, 404, 409, domain 400) of a write route: that route's
-  action, e.g. ``ADD_MEMBERSHIP`` refused by strict identity.
+  action, e.g. ``ADD_MEMBERSHIP`` refused by strict identity. A tenant's first
+  request registers it only if it succeeds (:mod:`app.tenants.service`), so a refusal
+  of a tenant that does not exist is written in the system chain, marked
+  ``"tenant": "unregistered"``, never in a chain without its tenant.
 
 Auditing must never turn a refusal into a 500: a failure to write is logged.
 """
@@ -19,10 +22,12 @@ from __future__ import annotations
 import logging
 
 from fastapi import Request
+from sqlalchemy import select
 
 from app.audit.trail import SYSTEM_CHAIN, AuditTrail
 from app.deps import request_context
 from app.errors import AppError, Unauthorized
+from app.models import Tenant
 from app.principal import Principal
 from app.state import AppState
 
@@ -80,6 +85,11 @@ async def audit_refusal(request: Request, exc: AppError) -> None:
     details["route"] = getattr(route, "path", request.url.path)
     try:
         async with state.database.transaction(write=True) as session:
+            if (
+                chain != SYSTEM_CHAIN
+                and await session.scalar(select(Tenant.id).where(Tenant.id == chain)) is None
+            ):
+                chain, details["tenant"] = SYSTEM_CHAIN, "unregistered"
             trail = AuditTrail.for_state(state, session, chain, request_context(request))
             resource, user = _resource(request)
             await trail.record(

@@ -7,6 +7,9 @@
 * Users are written as keyed fingerprints (``u_`` + 16 hex of
   HMAC(audit key, tenant:user)), never raw; the user agent is clamped; no secret is
   ever passed in.
+* The client address is recorded only when it is an IP address (normalised, without
+  an IPv6 zone id): a trusted proxy may forward any text in ``X-Forwarded-For``, and
+  text is neither an address nor allowed to break the write (the column holds 64).
 
 Disabled (``AUTH_ENABLE_AUDIT_LOGGING=false``) every method is a no-op.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +38,16 @@ class RequestContext:
     ip_address: str | None = None
     user_agent: str | None = None
     request_id: str | None = None
+
+
+def audit_address(value: str | None) -> str | None:
+    """``value`` as a normalised IP address, or ``None`` when it is not one."""
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.partition("%")[0]))
+    except ValueError:
+        return None
 
 
 def fingerprint(key: bytes, chain_id: int, user: str) -> str:
@@ -98,7 +112,7 @@ class AuditTrail:
             details=details or {},
             success=success,
             user_fingerprint=self.fingerprint(user) if user is not None else None,
-            ip_address=self.context.ip_address,
+            ip_address=audit_address(self.context.ip_address),
             user_agent=agent[:USER_AGENT_LIMIT] if agent else None,
             request_id=self.context.request_id,
         )

@@ -13,6 +13,7 @@ thread that copies the context still sees (and updates) the same object.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 from collections.abc import Mapping
@@ -69,6 +70,34 @@ def client_address(scope: Mapping[str, Any]) -> str:
     """The client's address as the application sees it (after trusted proxy headers)."""
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
+
+
+IPV6_BUDGET_PREFIX = 64
+
+
+def address_group(address: str) -> str:
+    """The key a per-address budget counts against.
+
+    An IPv4 address stands for itself. An IPv6 address counts as its /64 network
+    (``2001:db8:1:2::/64``): one subscriber or host usually holds a whole /64, so
+    single addresses would hand it 2**64 budgets. An IPv4-mapped IPv6 address is its
+    IPv4 address; anything that is not an address is kept as it is.
+    """
+    try:
+        parsed = ipaddress.ip_address(address.partition("%")[0])
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, IPV6_BUDGET_PREFIX), strict=False))
+    return str(parsed)
+
+
+def rate_limit_address(scope: Mapping[str, Any]) -> str:
+    """:func:`client_address` grouped by :func:`address_group`: what per-address
+    rate-limit budgets are keyed by."""
+    return address_group(client_address(scope))
 
 
 def record_decision(kind: DecisionKind, allowed: bool) -> None:

@@ -60,7 +60,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Scope
 
 from app.config import Settings
-from app.edge.context import client_address
+from app.edge.context import rate_limit_address
 from app.errors import AppError, problem_response
 
 logger = logging.getLogger("app.edge.rate_limit")
@@ -291,6 +291,6 @@ async def guard_registration(app: Any, scope: Scope) -> None:
     limits: RateLimits | None = getattr(getattr(app, "state", None), "rate_limits", None)
     if limits is None:
         return
-    refusal = await limits.check_registration(client_address(scope))
+    refusal = await limits.check_registration(rate_limit_address(scope))
     if refusal is not None:
         raise RateLimited(refusal)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.decisions.service import Passport
-from app.edge.context import client_address
+from app.edge.context import rate_limit_address
 from app.edge.rate_limit import RateLimits, is_exempt, too_many_requests
 from app.errors import BEARER_CHALLENGE, problem_response, record_auth_failure
 from app.security.credentials import (
@@ -140,7 +140,7 @@ class ClientKeyGate:
             scope.setdefault("state", {})[VISITOR_STATE_KEY] = visitor
         gated = is_gated(scope)
         if self.limits is not None:
-            address = client_address(scope)
+            address = rate_limit_address(scope)
             identity = None if visitor is None else visitor.identity
             known = visitor is not None and visitor.passport is not None
             refusal = await self.limits.check(

@@ -3,8 +3,11 @@
 Secrets: the client-key hashing secret (``AUTH_KEY_HASH_SECRET``) and the JWT signing
 secrets (``AUTH_JWT_SECRET_KEY`` + ``AUTH_JWT_PREVIOUS_SECRET_KEYS``).
 
-* Production: each must be configured, 32+ characters and not a known placeholder;
-  otherwise start-up fails with a message naming the variable and the fix.
+* Production: each must be configured, 32+ characters, not a known placeholder, not
+  a repeated pattern (``"a" * 36``, ``"changeme" * 4``), carry enough estimated
+  entropy, and differ from every other configured secret; otherwise start-up fails
+  with one message naming every variable at fault and the fix
+  (:func:`secret_problems`).
 * Development: a missing secret is generated with :func:`secrets.token_urlsafe` and
   kept in ``<state dir>/.auth-secrets.json`` (mode 0600), so restarts keep the same
   tenants and sessions. The file is read once, at start.
@@ -15,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +35,11 @@ logger = logging.getLogger("app.security.secrets")
 
 SECRETS_FILE_NAME = ".auth-secrets.json"
 MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 80
+"""Entropy estimated from character frequencies (Shannon, times the length). Random
+values of the documented generators score far above it: 32 hex characters from
+``openssl rand -hex 16`` score at least ~94, ``openssl rand -base64 32`` ~200."""
+_REPEAT_SHARE = 0.9
 PLACEHOLDER_SECRETS = frozenset(
     {
         "changeme",
@@ -74,6 +84,28 @@ def key_id(secret: str) -> str:
     return hashlib.sha256(b"auth-jwt-kid:" + secret.encode("utf-8")).hexdigest()[:16]
 
 
+def _estimated_bits(value: str) -> float:
+    counts = Counter(value)
+    total = len(value)
+    return -sum(n / total * math.log2(n / total) for n in counts.values()) * total
+
+
+def _is_repeated(value: str) -> bool:
+    """True when ``value`` is (at least 90%) one shorter unit over and over."""
+    text = value[:256]
+    size = len(text)
+    for period in range(1, size // 2 + 1):
+        same = sum(text[i] == text[i + period] for i in range(size - period))
+        if same >= _REPEAT_SHARE * (size - period):
+            return True
+    return False
+
+
+def _repeats_a_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    return any(lowered.count(word) > 1 for word in PLACEHOLDER_SECRETS if len(word) >= 6)
+
+
 def weakness(value: str) -> str | None:
     """Why ``value`` is unfit as a secret, or ``None``."""
     if (
@@ -83,7 +115,58 @@ def weakness(value: str) -> str | None:
         return "is a known placeholder"
     if len(value) < MIN_SECRET_LENGTH:
         return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    if _is_repeated(value) or _repeats_a_placeholder(value):
+        return "is a repeated pattern, not a random value"
+    if _estimated_bits(value) < MIN_SECRET_BITS:
+        return f"has too little entropy (under {MIN_SECRET_BITS} bits estimated)"
     return None
+
+
+_SECRET_FIELDS = (
+    ("AUTH_KEY_HASH_SECRET", "key_hash_secret"),
+    ("AUTH_JWT_SECRET_KEY", "jwt_secret_key"),
+    ("AUTH_BLIND_INDEX_KEY", "blind_index_key"),
+    ("AUTH_AUDIT_KEY", "audit_key"),
+    ("AUTH_METRICS_TOKEN", "metrics_token"),
+)
+_REQUIRED_IN_PRODUCTION = ("AUTH_KEY_HASH_SECRET", "AUTH_JWT_SECRET_KEY")
+_FIX = "generate one with `openssl rand -base64 32`"
+
+
+def secret_problems(settings: Settings) -> list[str]:
+    """Every problem of the configured server secrets, as production judges them:
+    missing, weak (:func:`weakness`) or shared between two settings. The metrics token
+    is judged by :mod:`app.production`; it is compared with the others here."""
+    configured = {
+        variable: _configured(getattr(settings, field)) for variable, field in _SECRET_FIELDS
+    }
+    problems: list[str] = []
+    missing = [name for name in _REQUIRED_IN_PRODUCTION if configured[name] is None]
+    if missing:
+        problems.append(
+            f"{', '.join(missing)} must be set (32+ random characters, "
+            "e.g. `openssl rand -base64 32`)"
+        )
+    values = [(name, value) for name, value in configured.items() if value is not None]
+    for name, value in values:
+        reason = weakness(value)
+        if reason is not None and name != "AUTH_METRICS_TOKEN":
+            problems.append(f"{name} {reason}: {_FIX}")
+    for previous in settings.previous_jwt_secrets:
+        reason = weakness(previous)
+        if reason is not None:
+            problems.append(f"AUTH_JWT_PREVIOUS_SECRET_KEYS {reason}: {_FIX}")
+    values += [("AUTH_JWT_PREVIOUS_SECRET_KEYS", value) for value in settings.previous_jwt_secrets]
+    holders: dict[str, list[str]] = {}
+    for name, value in values:
+        holders.setdefault(value, []).append(name)
+    for names in holders.values():
+        if len(set(names)) > 1:
+            problems.append(
+                f"{' and '.join(dict.fromkeys(names))} have the same value: "
+                f"each secret must be generated on its own ({_FIX})"
+            )
+    return problems
 
 
 def _check(settings: Settings, variable: str, value: str) -> None:
@@ -125,13 +208,11 @@ def load_server_secrets(settings: Settings) -> ServerSecrets:
         "key_hash": ("AUTH_KEY_HASH_SECRET", _configured(settings.key_hash_secret)),
         "jwt_secret": ("AUTH_JWT_SECRET_KEY", _configured(settings.jwt_secret_key)),
     }
+    if settings.is_production:
+        problems = secret_problems(settings)
+        if problems:
+            raise SecretsError("refusing to start in production: " + "; ".join(problems))
     missing = [name for name, (_, value) in configured.items() if value is None]
-    if missing and settings.is_production:
-        variables = ", ".join(configured[name][0] for name in missing)
-        raise SecretsError(
-            f"refusing to start in production: {variables} must be set "
-            "(32+ random characters, e.g. `openssl rand -base64 32`)"
-        )
     generated = (
         _load_or_create(settings.secrets_state_dir / SECRETS_FILE_NAME, missing) if missing else {}
     )

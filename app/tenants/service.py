@@ -1,11 +1,13 @@
 """Resolving credentials to tenants; registering tenants in open mode.
 
-Ordering matters on SQLite: the lookup runs in the request session's transaction.
-When the tenant is new, that read transaction is rolled back (it has written
-nothing), the tenant is registered in a short write transaction of its own
-(``INSERT ... ON CONFLICT DO NOTHING``, so concurrent first requests with one key
-create one tenant) and the row is read again in a fresh transaction of the request
-session, which now sees it.
+A new tenant is registered in the request's own transaction, so it exists only if
+the request succeeds: a first request refused (400, 404, 409...) rolls it back with
+everything else. Ordering matters on SQLite: the lookup's read transaction is rolled
+back first (it has written nothing), so the registering ``INSERT ... ON CONFLICT DO
+NOTHING`` starts a fresh transaction and takes the write lock directly (waiting on
+the busy timeout) instead of upgrading a stale read snapshot. Concurrent first
+requests with one key create one tenant: the second waits on the first's row (or
+SQLite's lock) and then reads it; if the first is refused, the second registers.
 
 Refusals (all 401): a rotated-away key (never re-registered), a disabled tenant, an
 unknown key in closed-registration mode.
@@ -21,7 +23,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Registration
-from app.db import Database
 from app.db_ops import insert_ignore
 from app.decisions.revision import bump_revision
 from app.errors import Unauthorized
@@ -61,11 +62,6 @@ async def is_known_key(session: AsyncSession, key_hash: str) -> bool:
     return await retired_key_tenant(session, key_hash) is not None
 
 
-async def register_tenant(db: Database, key_hash: str) -> None:
-    async with db.transaction(write=True) as session:
-        await insert_ignore(session, Tenant, {"key_hash": key_hash}, ["key_hash"])
-
-
 def _usable(record: TenantRecord) -> TenantRecord:
     if record.disabled:
         raise Unauthorized(
@@ -76,12 +72,12 @@ def _usable(record: TenantRecord) -> TenantRecord:
 
 async def resolve_client_key(
     session: AsyncSession,
-    db: Database,
     key_hash: str,
     registration: Registration,
     before_register: Callable[[], Awaitable[None]] | None = None,
 ) -> TenantRecord:
     """The tenant behind a client key hash; raises :class:`Unauthorized` when refused.
+    A new tenant is added in ``session``'s transaction (committed with the request).
 
     ``before_register`` runs before a new tenant is opened (the per-address budget)
     and may raise to refuse it."""
@@ -100,7 +96,7 @@ async def resolve_client_key(
     await session.rollback()
     if before_register is not None:
         await before_register()
-    await register_tenant(db, key_hash)
+    await insert_ignore(session, Tenant, {"key_hash": key_hash}, ["key_hash"])
     record = await find_by_key_hash(session, key_hash)
     if record is None:  # pragma: no cover - committed just above, never deleted
         raise Unauthorized("Unknown client key.", reason=FailureReason.UNKNOWN_KEY)

@@ -7,7 +7,9 @@ Verification contract (:meth:`TokenCodec.verify`):
 * the ``kid`` header selects the secret (current or a previous one); unknown: refused;
 * ``exp``, ``iat``, ``nbf``, ``iss``, ``aud``, ``sub``, ``jti`` are required and
   checked, with ``AUTH_JWT_LEEWAY_SECONDS`` of clock skew;
-* ``typ`` must be the expected token type, so a refresh token is never an access token.
+* ``typ`` must be the expected token type, so a refresh token is never an access token;
+* times a datetime cannot hold (an ``exp`` of 1e20 or 1e999) are refused like any
+  other bad claim, never raised as an unexpected error.
 
 Failures raise :class:`TokenRejected` whose ``expired`` flag separates expiry from
 every other failure (they are counted apart).
@@ -125,7 +127,8 @@ class TokenCodec:
             )
         except ExpiredSignatureError as exc:
             raise TokenRejected("token expired", expired=True) from exc
-        except JWTError as exc:
+        except (JWTError, OverflowError) as exc:
+            # OverflowError: python-jose's int() of an infinite exp/nbf/iat (1e999)
             raise TokenRejected("token failed verification") from exc
         return _claims(payload, expected)
 
@@ -143,5 +146,6 @@ def _claims(payload: dict[str, Any], expected: TokenType) -> TokenClaims:
             scope=str(payload["scope"]),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+        # OverflowError/OSError: an exp beyond what a datetime can hold
         raise TokenRejected("token claims incomplete") from exc

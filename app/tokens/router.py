@@ -17,7 +17,6 @@ from starlette.responses import JSONResponse
 from app.bodies import is_form, read_form, read_json_object, validate
 from app.deps import (
     AuditFactoryDep,
-    DatabaseDep,
     SessionDep,
     SettingsDep,
     StateDep,
@@ -57,10 +56,14 @@ router = APIRouter(prefix="/api/token", tags=["tokens"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _body_doc(json_schema: dict[str, Any], form_schema: dict[str, Any]) -> dict[str, Any]:
+def _body_doc(
+    json_schema: dict[str, Any], form_schema: dict[str, Any], *, required: bool = True
+) -> dict[str, Any]:
+    """The two body forms a token route reads (see :mod:`app.bodies`); local ``$defs``
+    are moved to the components by :mod:`app.openapi`."""
     return {
         "requestBody": {
-            "required": False,
+            "required": required,
             "content": {
                 "application/json": {"schema": json_schema},
                 "application/x-www-form-urlencoded": {"schema": form_schema},
@@ -151,23 +154,28 @@ async def _client_key_and_scope(request: Request) -> tuple[str, Scope]:
         "`admin` is requested. Only the client key itself is accepted, never a token."
     ),
     responses=problem_examples(400, 401),
-    openapi_extra=_body_doc(
-        TokenRequest.model_json_schema(), ClientCredentialsForm.model_json_schema()
-    ),
+    openapi_extra={
+        **_body_doc(
+            TokenRequest.model_json_schema(),
+            ClientCredentialsForm.model_json_schema(),
+            required=False,
+        ),
+        # The client key as Bearer header, or in the form's client_secret.
+        "security": [{"ClientKey": []}, {}],
+    },
 )
 async def issue_token(
     request: Request,
     response: Response,
     state: StateDep,
     session: SessionDep,
-    database: DatabaseDep,
     settings: SettingsDep,
     audit: AuditFactoryDep,
 ) -> TokenResponse:
     client_key, scope = await _client_key_and_scope(request)
     key_hash = hash_client_key(client_key, state.secrets.key_hash)
     tenant = await resolve_client_key(
-        session, database, key_hash, settings.tenant_registration, registration_guard(request)
+        session, key_hash, settings.tenant_registration, registration_guard(request)
     )
     service = TokenService(session, state.tokens, settings, audit)
     pair = await service.issue(tenant.id, tenant.key_generation, scope)

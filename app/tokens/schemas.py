@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.names import UUID4_PATTERN
 from app.principal import Scope
+
+JWT_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+SCOPE_LIST_PATTERN = r"^(admin|check)( (admin|check))*$"
+# Patterns passed as json_schema_extra are documented, not enforced by the model: a
+# token or key of another shape is refused by the service as a bad credential (401).
 
 
 class TokenRequest(BaseModel):
@@ -26,20 +32,37 @@ class ClientCredentialsForm(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     grant_type: Literal["client_credentials"]
-    client_secret: str | None = None
-    client_id: str | None = None
-    scope: str | None = None
+    client_secret: str | None = Field(
+        default=None,
+        description="The client key (a UUID4); or send it as the Bearer header.",
+        json_schema_extra={"pattern": UUID4_PATTERN},
+    )
+    client_id: str | None = Field(default=None, description="Ignored.")
+    scope: str | None = Field(
+        default=None,
+        description="Space-separated: admin, check.",
+        json_schema_extra={"pattern": SCOPE_LIST_PATTERN},
+    )
+
+
+def _refresh_token_field() -> Any:
+    return Field(
+        min_length=1,
+        max_length=4096,
+        description="A refresh token from /api/token (a JWT).",
+        json_schema_extra={"pattern": JWT_PATTERN},
+    )
 
 
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    refresh_token: str = Field(min_length=1, max_length=4096)
+    refresh_token: str = _refresh_token_field()
 
 
 class RefreshForm(BaseModel):
     model_config = ConfigDict(extra="ignore")
     grant_type: Literal["refresh_token"]
-    refresh_token: str = Field(min_length=1, max_length=4096)
+    refresh_token: str = _refresh_token_field()
 
 
 class RevokeRequest(BaseModel):

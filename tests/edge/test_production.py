@@ -121,6 +121,8 @@ def test_advisories_are_logged_not_refused(
         "AUTH_RATE_LIMIT_STORAGE_URI is memory:// with AUTH_WORKERS=2: each worker counts "
         "on its own; use redis://... to share the budgets",
         "AUTH_METRICS_TOKEN is not set: /metrics answers anyone who can reach it",
+        "AUTH_ENABLE_ENCRYPTION=false: user ids, permission names and API-key labels are "
+        "stored in plain text; set AUTH_ENABLE_ENCRYPTION=true with AUTH_ENCRYPTION_KEY",
     ]
     caplog.set_level(logging.WARNING, logger="app.production")
     check_production_readiness(settings)

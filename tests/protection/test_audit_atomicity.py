@@ -145,6 +145,9 @@ async def test_disabled_audit_writes_nothing(silent_app: FastAPI, client_key: st
     assert heads == []
 
 
+UNKNOWN_KEY = {"valid": False, "reason": "unknown_key"}
+
+
 async def test_decisions_are_audited_only_when_asked(
     app: FastAPI, checks_app: FastAPI, client_key: str
 ) -> None:
@@ -177,8 +180,8 @@ async def test_decisions_are_audited_only_when_asked(
         ("CHECK_PERMISSION", "permission", "deploy", True, bob, {"allowed": False}),
         ("CHECK_MEMBERSHIP", "membership", "ops", True, ann, {"allowed": True}),
         ("CHECK_PERMISSION", "permission", "deploy", True, ann, {"allowed": True}),
-        ("VALIDATE_API_KEY", "api_key", None, True, None, {"allowed": False}),
-        ("CHECK_API_KEY_PERMISSION", "api_key", None, True, None, {"allowed": False}),
+        ("VALIDATE_API_KEY", "api_key", None, False, None, UNKNOWN_KEY),
+        ("CHECK_API_KEY_PERMISSION", "api_key", None, False, None, UNKNOWN_KEY),
     ]
     async with http_client(checks_app, client_key) as api:
         for (method, path, body), row in zip(reads, expected, strict=True):
@@ -205,7 +208,8 @@ async def test_api_key_permission_check_audits_the_permission_answer(
         assert_bare(await api.post("/api/role/ops"), True)
         assert_bare(await api.post("/api/permission/ops/deploy"), True)
         assert_bare(await api.post("/api/membership/ann/ops"), True)
-        secret = (await api.post("/api/apikeys/user/ann")).json()["data"]["api_key"]
+        created = (await api.post("/api/apikeys/user/ann")).json()["data"]
+        secret, key_id = created["api_key"], created["key_id"]
         watch = AuditWatch(checks_app, tenant)
         await watch.new()
         for permission, allowed in (("deploy", True), ("destroy", False)):
@@ -216,5 +220,5 @@ async def test_api_key_permission_check_audits_the_permission_answer(
             assert answer.json()["data"]["has_permission"] is allowed
             rows = await watch.new()
             assert [(row["action"], details(row)) for row in rows] == [
-                ("CHECK_API_KEY_PERMISSION", {"allowed": allowed})
+                ("CHECK_API_KEY_PERMISSION", {"valid": True, "key_id": key_id, "allowed": allowed})
             ], permission

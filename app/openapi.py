@@ -1,0 +1,94 @@
+"""Finishing ``/openapi.json`` so it documents what the service really answers.
+
+FastAPI documents what the routes declare. What the edge and the database add is
+written in here, once, for every operation (:func:`finish_schema`):
+
+* ``429`` (problem+json, ``Retry-After``) on every rate-limited ``/api`` operation,
+  when rate limiting is on (:func:`app.edge.rate_limit.is_exempt` says which are not);
+* ``413`` (problem+json) on every operation that accepts a request body
+  (``AUTH_MAX_BODY_BYTES``);
+* ``503`` (problem+json, ``Retry-After``) on every ``/api`` operation: each one reads
+  or writes the database, and one that cannot be reached answers 503;
+* no 422 (validation failures are 400 problem+json here);
+* request schemas written by hand (``openapi_extra``) keep no local ``$defs``: each
+  definition moves to ``components/schemas`` and its references follow, so every
+  ``$ref`` in the document resolves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.edge.rate_limit import is_exempt
+from app.errors import PROBLEM_JSON
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+_DEFS_PREFIX = "#/$defs/"
+_COMPONENTS_PREFIX = "#/components/schemas/"
+
+
+def _problem(description: str, *, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": dict(PROBLEM_REF)}},
+    }
+    if retry_after:
+        response["headers"] = dict(RETRY_AFTER)
+    return response
+
+
+TOO_LARGE = _problem("Request body larger than AUTH_MAX_BODY_BYTES")
+RATE_LIMITED = _problem("Rate limit spent (the body's `limit` names the budget)", retry_after=True)
+UNAVAILABLE = _problem("The database is unreachable, hung or full", retry_after=True)
+
+
+def _hoist_defs(node: Any, components: dict[str, Any]) -> Any:
+    """``node`` without local ``$defs``: they move to ``components`` and every
+    ``#/$defs/X`` reference becomes ``#/components/schemas/X``."""
+    if isinstance(node, list):
+        return [_hoist_defs(item, components) for item in node]
+    if not isinstance(node, dict):
+        return node
+    local = node.get("$defs")
+    if isinstance(local, dict):
+        for name, definition in local.items():
+            components.setdefault(name, _hoist_defs(definition, components))
+    result: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "$defs":
+            continue
+        if key == "$ref" and isinstance(value, str) and value.startswith(_DEFS_PREFIX):
+            result[key] = _COMPONENTS_PREFIX + value.removeprefix(_DEFS_PREFIX)
+        else:
+            result[key] = _hoist_defs(value, components)
+    return result
+
+
+def finish_schema(schema: dict[str, Any], *, rate_limited: bool) -> dict[str, Any]:
+    """Apply the rules of the module docstring to a generated schema, in place."""
+    components: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for path, operations in schema.get("paths", {}).items():
+        for method in HTTP_METHODS:
+            operation = operations.get(method)
+            if operation is None:
+                continue
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            if "requestBody" in operation:
+                operation["requestBody"] = _hoist_defs(operation["requestBody"], components)
+                responses.setdefault("413", TOO_LARGE)
+            if not path.startswith("/api/"):
+                continue
+            if rate_limited and not is_exempt(path):
+                responses.setdefault("429", RATE_LIMITED)
+            responses.setdefault("503", UNAVAILABLE)
+    return schema
