@@ -35,6 +35,16 @@ class Wrapped(BaseModel, Generic[T]):
     timestamp: datetime = Field(description="ISO-8601 UTC time of the answer.")
 
 
+NEXT_CURSOR: Any = Field(
+    default=None,
+    exclude_if=lambda value: value is None,
+    description="Present only when more entries follow: pass it as `cursor` to get them "
+    "(the same link is in the `Link` header).",
+    examples=[None],
+)
+"""The ``next_cursor`` member of every wrapped listing: omitted on the last page."""
+
+
 def bare(value: T) -> Bare[T]:
     return Bare[T](result=value)
 

@@ -23,6 +23,7 @@ from app.apikeys.service import ApiKeyService, KeyRecord, ValidatedKey
 from app.deps import AuditDep, PrincipalDep, ScopeDep, StateDep, WriterDep
 from app.edge.context import DecisionKind, record_decision
 from app.names import KeyId, UserName
+from app.paging import PageDep, listing_responses
 from app.rbac.deps import RbacReader
 from app.responses import Wrapped, problem_examples, wrapped
 
@@ -92,10 +93,22 @@ async def create_key(
     return wrapped(created, f"API key created for user '{user}'")
 
 
-@router.get("/user/{user}", response_model=Wrapped[KeyList], summary="List a user's API keys")
-async def list_keys(user: UserName, service: KeysReader) -> Wrapped[KeyList]:
-    keys = [_info(key) for key in await service.list(user)]
-    return wrapped(KeyList(count=len(keys), keys=keys), f"Retrieved API keys for user '{user}'")
+@router.get(
+    "/user/{user}",
+    response_model=Wrapped[KeyList],
+    summary="List a user's API keys",
+    description="Every key of the user (live, revoked, expired) in creation order. Paged: "
+    "`limit` (1..1000, default 1000) and `cursor`; when more follow, `data.next_cursor` "
+    'and `Link: <...&cursor=...>; rel="next"`. `count` counts the keys of this answer.',
+    responses=listing_responses(),
+)
+async def list_keys(user: UserName, service: KeysReader, page: PageDep) -> Wrapped[KeyList]:
+    keys = await service.list(user, page.window(int))
+    infos = [_info(key) for key in keys.items]
+    return wrapped(
+        KeyList(count=len(infos), keys=infos, next_cursor=page.finish(keys)),
+        f"Retrieved API keys for user '{user}'",
+    )
 
 
 @router.patch(

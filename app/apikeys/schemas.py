@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.names import RULES, NameKind
+from app.responses import NEXT_CURSOR
 from app.utc import RequestUtcDateTime, as_utc
 
 # Naive datetimes in requests and from SQLite are UTC; answers always carry the offset.
@@ -72,6 +73,7 @@ class CreatedKey(BaseModel):
 class KeyList(BaseModel):
     count: int
     keys: list[KeyInfo]
+    next_cursor: str | None = NEXT_CURSOR
 
 
 class RevokeResult(BaseModel):

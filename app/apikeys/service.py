@@ -29,6 +29,7 @@ from app.audit.trail import AuditTrail
 from app.decisions.revision import bump_revision
 from app.errors import BadRequest, Conflict, NotFound
 from app.models import ApiKey, Tenant
+from app.paging import Page, Window, open_all_optional
 from app.security.credentials import hash_secret, mint_secret, secret_shape
 from app.tenants.scope import TenantScope
 from app.utc import as_utc
@@ -97,13 +98,16 @@ class ApiKeyService:
     def _hash(self, secret: str) -> str:
         return hash_secret(secret, self.hash_key, HASH_PURPOSE)
 
-    def _record(self, key: ApiKey) -> KeyRecord:
+    def _record(
+        self, key: ApiKey, *, user: str | None = None, label: str | None = None
+    ) -> KeyRecord:
+        """``key`` as shown; ``user``/``label`` when the caller already opened them."""
         cipher = self.scope.cipher
         return KeyRecord(
             key_id=key.key_id,
             key_prefix=key.key_prefix,
-            user=cipher.open(key.user_name),
-            label=cipher.open_optional(key.label),
+            user=user if user is not None else cipher.open(key.user_name),
+            label=label if label is not None else cipher.open_optional(key.label),
             created_at=key.created_at,
             expires_at=key.expires_at,
             revoked_at=key.revoked_at,
@@ -151,13 +155,20 @@ class ApiKeyService:
         )
         return secret, self._record(key)
 
-    async def list(self, user: str) -> list[KeyRecord]:
-        statement = (
-            self.scope.select(ApiKey, within=ApiKey)
-            .where(self._owned_by(user))
-            .order_by(ApiKey.created_at, ApiKey.id)
-        )
-        return [self._record(key) for key in (await self.session.execute(statement)).scalars()]
+    async def list(self, user: str, window: Window) -> Page[KeyRecord]:
+        """The user's keys (live, revoked and expired) in creation order, paged by key row."""
+        statement = self.scope.select(ApiKey, within=ApiKey).where(self._owned_by(user))
+        if window.after is not None:
+            statement = statement.where(ApiKey.id > window.after[0])
+        statement = statement.order_by(ApiKey.id).limit(window.fetch)
+        rows = list((await self.session.execute(statement)).scalars())
+        page = window.cut(rows, lambda key: (key.id,))
+        labels = await open_all_optional(self.scope.cipher, [key.label for key in page.items])
+        records = [
+            self._record(key, user=user, label=label)
+            for key, label in zip(page.items, labels, strict=True)
+        ]
+        return Page(records, page.next)
 
     async def _get(self, user: str, key_id: str) -> ApiKey:
         statement = self.scope.select(ApiKey, within=ApiKey).where(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from app.audit.schemas import AuditEntry, AuditPage
-from app.audit.service import AuditFilter, entry, query
+from app.audit.service import AuditFilter, after_position, entry, position_of, query
 from app.deps import PrincipalDep, SessionDep
+from app.errors import BadRequest
+from app.paging import AUDIT_DEFAULT_LIMIT, PageRequest, listing_responses, paging
 from app.responses import Wrapped, problem_examples, wrapped
 from app.utc import RequestUtcDateTime
 
@@ -18,17 +20,28 @@ MAX_OFFSET = 1_000_000_000
 router = APIRouter(prefix="/api", tags=["audit"], responses=problem_examples(400, 401))
 
 
+AuditPageDep = Annotated[PageRequest, Depends(paging(AUDIT_DEFAULT_LIMIT))]
+
+
 @router.get(
     "/audit",
     response_model=Wrapped[AuditPage],
     summary="This tenant's audit trail, newest first",
-    description="Users appear as keyed fingerprints; no key or secret is ever recorded.",
+    description="Users appear as keyed fingerprints; no key or secret is ever recorded. "
+    "Newest first (time, then entry id). Paged: `limit` (1..1000, default 50) and "
+    "`cursor` (from `data.next_cursor` or the `Link` header; bound to the filters), or "
+    "the older `offset`. When more entries follow, `data.next_cursor` and "
+    '`Link: <...&cursor=...>; rel="next"` are present.',
+    responses=listing_responses(),
 )
 async def list_audit(
     principal: PrincipalDep,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    page: AuditPageDep,
+    offset: Annotated[
+        int,
+        Query(ge=0, le=MAX_OFFSET, description="Entries to skip (not together with `cursor`)."),
+    ] = 0,
     action: Annotated[
         str | None, Query(pattern=r"^[A-Za-z_]{1,48}$", description="Case-insensitive.")
     ] = None,
@@ -43,11 +56,18 @@ async def list_audit(
         since=since,
         until=until,
     )
-    total, rows = await query(session, audit_filter, limit=limit, offset=offset)
-    page = AuditPage(
-        total=total,
-        limit=limit,
-        offset=offset,
-        entries=[AuditEntry.model_validate(entry(row)) for row in rows],
+    if page.cursor is not None and offset:
+        raise BadRequest("Use either cursor or offset, not both.")
+    window = page.window(str, int)
+    total, rows = await query(
+        session, audit_filter, limit=window.fetch, offset=offset, after=after_position(window)
     )
-    return wrapped(page, "Audit entries retrieved")
+    served = window.cut(rows, position_of)
+    answer = AuditPage(
+        total=total,
+        limit=page.limit,
+        offset=offset,
+        entries=[AuditEntry.model_validate(entry(row)) for row in served.items],
+        next_cursor=page.finish(served),
+    )
+    return wrapped(answer, "Audit entries retrieved")

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.responses import NEXT_CURSOR
+
 
 class AuditEntry(BaseModel):
     id: int
@@ -25,3 +27,4 @@ class AuditPage(BaseModel):
     limit: int
     offset: int
     entries: list[AuditEntry]
+    next_cursor: str | None = NEXT_CURSOR

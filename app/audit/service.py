@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.chain import ChainBreak, timestamp_text, verify_rows
 from app.db import Database
 from app.models import AuditHead, AuditLog
+from app.paging import Window
+from app.utc import as_utc
 
 
 @dataclass(frozen=True)
@@ -80,15 +82,43 @@ def _filtered(columns: Select[Any], audit_filter: AuditFilter) -> Select[Any]:
     return columns.where(*audit_filter.clauses())
 
 
+def position_of(row: AuditLog) -> tuple[str, int]:
+    """A row's place in the newest-first order (the listing cursor's position)."""
+    return as_utc(row.created_at).isoformat(), row.id
+
+
+def after_position(window: Window) -> tuple[datetime, int] | None:
+    """The decoded cursor position of ``window`` (see :func:`position_of`)."""
+    if window.after is None:
+        return None
+    stamp, row_id = window.after
+    return as_utc(datetime.fromisoformat(str(stamp))), int(row_id)
+
+
 async def query(
-    session: AsyncSession, audit_filter: AuditFilter, *, limit: int, offset: int = 0
+    session: AsyncSession,
+    audit_filter: AuditFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: tuple[datetime, int] | None = None,
 ) -> tuple[int, list[AuditLog]]:
+    """The total matching ``audit_filter`` and up to ``limit`` rows, newest first
+    (time, then id), skipping ``offset`` rows or starting after the ``after`` position."""
     total = await session.scalar(
         _filtered(select(func.count()).select_from(AuditLog), audit_filter)
     )
+    statement = _filtered(select(AuditLog), audit_filter)
+    if after is not None:
+        stamp, row_id = after
+        statement = statement.where(
+            or_(
+                AuditLog.created_at < stamp,
+                and_(AuditLog.created_at == stamp, AuditLog.id < row_id),
+            )
+        )
     rows = await session.execute(
-        _filtered(select(AuditLog), audit_filter)
-        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+        statement.order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
         .limit(limit)
         .offset(offset)
     )

@@ -22,8 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiKey, Grant, Membership, Tenant
-from app.rbac.service import NOT_KEY_BACKED
 from app.utc import as_utc
+
+NOT_KEY_BACKED = "user_not_key_backed"
+"""The ``reason`` of a decision that strict identity refused (no live API key)."""
 
 NEVER = math.inf
 _ATTEMPTS = 5

@@ -5,7 +5,8 @@ policy: the configured origins only (``*`` is accepted in development and refuse
 production by :mod:`app.production`), the methods of the API, the request headers a
 browser client needs (``Content-Type``, ``Authorization``, ``X-Request-ID``), no
 credentials (the API authenticates with a bearer header, never a cookie), and the
-response headers a browser client may read (request id, rate-limit headers). A refused
+response headers a browser client may read (request id, listings' ``Link``,
+rate-limit headers). A refused
 preflight answers 400 problem+json instead of Starlette's plain text.
 """
 
@@ -25,6 +26,7 @@ ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ALLOWED_HEADERS = ("Content-Type", "Authorization", REQUEST_ID_HEADER)
 EXPOSED_HEADERS = (
     REQUEST_ID_HEADER,
+    "Link",
     "Retry-After",
     "X-RateLimit-Limit",
     "X-RateLimit-Remaining",

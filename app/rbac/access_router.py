@@ -15,8 +15,10 @@ from starlette.responses import Response
 
 from app.edge.context import DecisionKind, record_decision
 from app.names import PermissionName, UserName, WorkflowName
+from app.paging import PageDep, listing_responses
 from app.rbac.decider import DeciderDep
 from app.rbac.deps import RbacReader
+from app.rbac.ordering import BY_PERMISSION_INDEX, BY_ROLE_THEN_USER, PAGED
 from app.rbac.schemas import (
     Decision,
     MembershipOut,
@@ -64,12 +66,19 @@ async def has_permission(user: UserName, name: PermissionName, decider: DeciderD
     response_model=Wrapped[UserPermissions],
     tags=["access"],
     summary="Every permission the user holds through any role",
+    description=BY_PERMISSION_INDEX + PAGED + " `count` counts the entries of this answer.",
     response_model_exclude_none=True,
+    responses=listing_responses(),
 )
-async def user_permissions(user: UserName, service: RbacReader) -> Wrapped[UserPermissions]:
-    names, reason = await service.effective_permissions(user)
+async def user_permissions(
+    user: UserName, service: RbacReader, page: PageDep
+) -> Wrapped[UserPermissions]:
+    names, reason = await service.effective_permissions(user, page.window(str))
     data = UserPermissions(
-        count=len(names), permissions=[PermissionRef(name=n) for n in names], reason=reason
+        count=len(names.items),
+        permissions=[PermissionRef(name=n) for n in names.items],
+        reason=reason,
+        next_cursor=page.finish(names),
     )
     return wrapped(data, f"Retrieved permissions for user '{user}'")
 
@@ -79,9 +88,15 @@ async def user_permissions(user: UserName, service: RbacReader) -> Wrapped[UserP
     response_model=Bare[list[RoleRef]],
     tags=["access"],
     summary="Roles that hold a permission",
+    description="In role-name order, paged by name. " + PAGED,
+    responses=listing_responses(),
 )
-async def which_roles_can(name: PermissionName, service: RbacReader) -> Bare[list[RoleRef]]:
-    return bare([RoleRef(role=role) for role in await service.which_roles_can(name)])
+async def which_roles_can(
+    name: PermissionName, service: RbacReader, page: PageDep
+) -> Bare[list[RoleRef]]:
+    roles = await service.listings.which_roles_can(name, page.window(str))
+    page.finish(roles)
+    return bare([RoleRef(role=role) for role in roles.items])
 
 
 @router.get(
@@ -89,10 +104,15 @@ async def which_roles_can(name: PermissionName, service: RbacReader) -> Bare[lis
     response_model=Bare[list[MembershipOut]],
     tags=["access"],
     summary="Users that hold a permission, one entry per (user, role)",
+    description=BY_ROLE_THEN_USER + PAGED,
+    responses=listing_responses(),
 )
-async def which_users_can(name: PermissionName, service: RbacReader) -> Bare[list[MembershipOut]]:
-    pairs = await service.which_users_can(name)
-    return bare([MembershipOut(user=user, role=role) for user, role in pairs])
+async def which_users_can(
+    name: PermissionName, service: RbacReader, page: PageDep
+) -> Bare[list[MembershipOut]]:
+    pairs = await service.listings.which_users_can(name, page.window(str, str))
+    page.finish(pairs)
+    return bare([MembershipOut(user=user, role=role) for user, role in pairs.items])
 
 
 @router.get(
@@ -118,11 +138,15 @@ async def can_run_workflow(user: UserName, workflow: WorkflowName, decider: Deci
     response_model=Wrapped[WorkflowMembers],
     tags=["workflows"],
     summary="Users who may run the workflow",
+    description=BY_ROLE_THEN_USER + PAGED + " `count` counts the entries of this answer.",
+    responses=listing_responses(),
 )
-async def workflow_users(workflow: WorkflowName, service: RbacReader) -> Wrapped[WorkflowMembers]:
-    pairs = await service.which_users_can(workflow)
-    members = [MembershipOut(user=user, role=role) for user, role in pairs]
+async def workflow_users(
+    workflow: WorkflowName, service: RbacReader, page: PageDep
+) -> Wrapped[WorkflowMembers]:
+    pairs = await service.listings.which_users_can(workflow, page.window(str, str))
+    members = [MembershipOut(user=user, role=role) for user, role in pairs.items]
     return wrapped(
-        WorkflowMembers(count=len(members), members=members),
+        WorkflowMembers(count=len(members), members=members, next_cursor=page.finish(pairs)),
         f"Retrieved users who can run workflow '{workflow}'",
     )

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from app.names import PermissionName, RoleName, UserName
+from app.paging import PageDep, listing_responses
 from app.rbac.deps import RbacReader, RbacWriter
+from app.rbac.ordering import BY_PERMISSION_INDEX, BY_USER_INDEX, PAGED
 from app.rbac.schemas import (
     Decision,
     DeleteResult,
@@ -52,10 +54,18 @@ async def delete_role(role: RoleName, service: RbacWriter) -> Wrapped[DeleteResu
     return wrapped(DeleteResult(result=deleted), f"Role '{role}' deletion completed")
 
 
-@router.get("/roles", response_model=Bare[list[RoleOut]], tags=["roles"], summary="List roles")
-async def list_roles(service: RbacReader) -> Bare[list[RoleOut]]:
-    roles = await service.list_roles()
-    return bare([RoleOut(role=name, description=description) for name, description in roles])
+@router.get(
+    "/roles",
+    response_model=Bare[list[RoleOut]],
+    tags=["roles"],
+    summary="List roles",
+    description="In role-name order, paged by name. " + PAGED,
+    responses=listing_responses(),
+)
+async def list_roles(service: RbacReader, page: PageDep) -> Bare[list[RoleOut]]:
+    roles = await service.listings.roles(page.window(str))
+    page.finish(roles)
+    return bare([RoleOut(role=name, description=text) for name, text in roles.items])
 
 
 @router.get(
@@ -63,10 +73,15 @@ async def list_roles(service: RbacReader) -> Bare[list[RoleOut]]:
     response_model=Bare[list[MembershipOut]],
     tags=["memberships"],
     summary="List a role's members",
+    description=BY_USER_INDEX + PAGED,
+    responses=listing_responses(),
 )
-async def role_members(role: RoleName, service: RbacReader) -> Bare[list[MembershipOut]]:
-    users = await service.role_members(role)
-    return bare([MembershipOut(user=user, role=role) for user in users])
+async def role_members(
+    role: RoleName, service: RbacReader, page: PageDep
+) -> Bare[list[MembershipOut]]:
+    users = await service.listings.role_members(role, page.window(str))
+    page.finish(users)
+    return bare([MembershipOut(user=user, role=role) for user in users.items])
 
 
 # --- memberships ------------------------------------------------------------------------
@@ -127,10 +142,15 @@ async def check_membership(
     response_model=Bare[list[MembershipOut]],
     tags=["memberships"],
     summary="List a user's roles",
+    description="In role-name order, paged by name. " + PAGED,
+    responses=listing_responses(),
 )
-async def user_roles(user: UserName, service: RbacReader) -> Bare[list[MembershipOut]]:
-    roles = await service.user_roles(user)
-    return bare([MembershipOut(user=user, role=role) for role in roles])
+async def user_roles(
+    user: UserName, service: RbacReader, page: PageDep
+) -> Bare[list[MembershipOut]]:
+    roles = await service.listings.user_roles(user, page.window(str))
+    page.finish(roles)
+    return bare([MembershipOut(user=user, role=role) for role in roles.items])
 
 
 # --- permissions ------------------------------------------------------------------------
@@ -174,9 +194,17 @@ async def role_has_permission(
     response_model=Wrapped[list[PermissionRef]],
     tags=["permissions"],
     summary="List a role's permissions",
+    description=BY_PERMISSION_INDEX
+    + PAGED
+    + " `data` is the list itself, so the next cursor travels in the `Link` header only.",
+    responses=listing_responses(),
 )
-async def role_permissions(role: RoleName, service: RbacReader) -> Wrapped[list[PermissionRef]]:
-    names = await service.role_permissions(role)
+async def role_permissions(
+    role: RoleName, service: RbacReader, page: PageDep
+) -> Wrapped[list[PermissionRef]]:
+    names = await service.listings.role_permissions(role, page.window(str))
+    page.finish(names)
     return wrapped(
-        [PermissionRef(name=name) for name in names], f"Retrieved permissions for role '{role}'"
+        [PermissionRef(name=name) for name in names.items],
+        f"Retrieved permissions for role '{role}'",
     )

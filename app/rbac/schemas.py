@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.responses import NEXT_CURSOR
+
 
 class RoleBody(BaseModel):
     """Optional body of ``POST /api/role/{role}``."""
@@ -56,8 +58,10 @@ class UserPermissions(BaseModel):
     count: int = Field(examples=[1])
     permissions: list[PermissionRef]
     reason: str | None = BLOCK_REASON
+    next_cursor: str | None = NEXT_CURSOR
 
 
 class WorkflowMembers(BaseModel):
     count: int = Field(examples=[1])
     members: list[MembershipOut]
+    next_cursor: str | None = NEXT_CURSOR

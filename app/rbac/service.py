@@ -7,8 +7,8 @@ concurrent role deletion cannot interleave with them; on SQLite the write
 transaction already holds the database's write lock.
 
 Users and permissions are found by their blind index (``scope.user_key``,
-``scope.permission_key``); displayed values are opened with the field cipher and
-sorted in Python (ciphertext has no useful order).
+``scope.permission_key``). Listings live in :mod:`app.rbac.listings` (keyset-paged;
+``self.listings``).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from app.apikeys.service import user_has_live_key
 from app.audit.trail import AuditTrail
 from app.db_ops import insert_ignore
 from app.decisions.revision import bump_revision
+from app.decisions.snapshot import NOT_KEY_BACKED
 from app.errors import RefusedWithResult
 from app.models import Grant, Membership, Role
+from app.paging import Page, Window
+from app.rbac.listings import RbacListings
 from app.tenants.scope import TenantScope
-
-NOT_KEY_BACKED = "user_not_key_backed"
 
 
 class UserNotKeyBacked(RefusedWithResult):
@@ -50,6 +51,7 @@ class RbacService:
         self.cipher = scope.cipher
         self.audit = audit
         self.strict_users = strict_users
+        self.listings = RbacListings(scope)
 
     async def block_reason(self, user: str) -> str | None:
         """``NOT_KEY_BACKED`` when strict identity refuses ``user``, else ``None``."""
@@ -103,11 +105,6 @@ class RbacService:
         await self.audit.record("DELETE_ROLE", "role", role, success=deleted)
         return deleted
 
-    async def list_roles(self) -> list[tuple[str, str | None]]:
-        statement = self.scope.select(Role.name, Role.description, within=Role).order_by(Role.name)
-        rows = await self.session.execute(statement)
-        return [(name, self.cipher.open_optional(description)) for name, description in rows]
-
     # --- memberships -----------------------------------------------------------------
     async def add_membership(self, user: str, role: str) -> bool:
         if await self.block_reason(user) is not None:
@@ -157,26 +154,6 @@ class RbacService:
         await self.audit.record_check("CHECK_MEMBERSHIP", "membership", role, user, member)
         return member, reason
 
-    async def user_roles(self, user: str) -> list[str]:
-        statement = (
-            self.scope.select(Role.name, within=Membership)
-            .select_from(Membership)
-            .join(Role, Role.id == Membership.role_id)
-            .where(Membership.user_key == self.scope.user_key(user))
-            .order_by(Role.name)
-        )
-        return list((await self.session.execute(statement)).scalars())
-
-    async def role_members(self, role: str) -> list[str]:
-        statement = (
-            self.scope.select(Membership.user_name, within=Membership)
-            .select_from(Membership)
-            .join(Role, Role.id == Membership.role_id)
-            .where(Role.name == role)
-        )
-        rows = (await self.session.execute(statement)).scalars()
-        return sorted(self.cipher.open(user) for user in rows)
-
     # --- grants ----------------------------------------------------------------------
     async def grant(self, role: str, permission: str) -> bool:
         role_id = await self._role_id(role, lock=True)
@@ -221,16 +198,6 @@ class RbacService:
         )
         return bool((await self.session.execute(statement)).scalar())
 
-    async def role_permissions(self, role: str) -> list[str]:
-        statement = (
-            self.scope.select(Grant.permission, within=Grant)
-            .select_from(Grant)
-            .join(Role, Role.id == Grant.role_id)
-            .where(Role.name == role)
-        )
-        rows = (await self.session.execute(statement)).scalars()
-        return sorted(self.cipher.open(permission) for permission in rows)
-
     # --- effective access ------------------------------------------------------------
     def _holds(self, user: str, permission: str) -> ColumnElement[bool]:
         return (
@@ -258,44 +225,11 @@ class RbacService:
         await self.audit.record_check("CHECK_PERMISSION", "permission", permission, user, allowed)
         return allowed, reason
 
-    async def effective_permissions(self, user: str) -> tuple[list[str], str | None]:
+    async def effective_permissions(
+        self, user: str, window: Window
+    ) -> tuple[Page[str], str | None]:
+        """The user's permissions (one page), or nothing and the strict-identity reason."""
         reason = await self.block_reason(user)
         if reason is not None:
-            return [], reason
-        return await self.user_permissions(user), None
-
-    async def user_permissions(self, user: str) -> list[str]:
-        statement = (
-            self.scope.select(Grant.permission_key, Grant.permission, within=Membership)
-            .select_from(Membership)
-            .join(Grant, Grant.role_id == Membership.role_id)
-            .where(Membership.user_key == self.scope.user_key(user))
-        )
-        unique = {row[0]: row[1] for row in await self.session.execute(statement)}
-        return sorted(self.cipher.open(stored) for stored in unique.values())
-
-    async def which_roles_can(self, permission: str) -> list[str]:
-        statement = (
-            self.scope.select(Role.name, within=Grant)
-            .select_from(Grant)
-            .join(Role, Role.id == Grant.role_id)
-            .where(Grant.permission_key == self.scope.permission_key(permission))
-            .order_by(Role.name)
-        )
-        return list((await self.session.execute(statement)).scalars())
-
-    async def which_users_can(self, permission: str) -> list[tuple[str, str]]:
-        """One ``(user, role)`` pair per membership of a role that holds ``permission``."""
-        statement = (
-            self.scope.select(Membership.user_name, Role.name, within=Grant)
-            .select_from(Grant)
-            .join(Role, Role.id == Grant.role_id)
-            .join(Membership, Membership.role_id == Grant.role_id)
-            .where(Grant.permission_key == self.scope.permission_key(permission))
-        )
-        rows = await self.session.execute(statement)
-        return sorted(((self.cipher.open(user), role) for user, role in rows), key=_by_role)
-
-
-def _by_role(pair: tuple[str, str]) -> tuple[str, str]:
-    return pair[1], pair[0]
+            return Page([]), reason
+        return await self.listings.user_permissions(user, window), None

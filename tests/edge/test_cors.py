@@ -53,7 +53,8 @@ async def test_simple_request_from_an_allowed_origin(edge_client: EdgeClient) ->
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == ORIGIN
     assert response.headers["access-control-expose-headers"] == (
-        "X-Request-ID, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+        "X-Request-ID, Link, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, "
+        "X-RateLimit-Reset"
     )
     assert "Origin" in response.headers["vary"]
 

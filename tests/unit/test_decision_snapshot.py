@@ -4,8 +4,7 @@ answers by, its time-based key expiry, and the cache's memory budget."""
 from __future__ import annotations
 
 from app.decisions.cache import SnapshotCache
-from app.decisions.snapshot import NEVER, TenantSnapshot
-from app.rbac.service import NOT_KEY_BACKED
+from app.decisions.snapshot import NEVER, NOT_KEY_BACKED, TenantSnapshot
 
 
 def snapshot(
