@@ -24,6 +24,7 @@ from app.audit.trail import SYSTEM_CHAIN, AuditTrail
 from app.deps import request_context
 from app.errors import AppError, Unauthorized
 from app.principal import Principal
+from app.route_templates import route_template
 from app.state import AppState
 
 logger = logging.getLogger("app.audit")
@@ -77,7 +78,7 @@ async def audit_refusal(request: Request, exc: AppError) -> None:
         details = {"status": exc.status, "refused": exc.slug}
     else:
         return
-    details["route"] = getattr(route, "path", request.url.path)
+    details["route"] = route_template(request.scope)
     try:
         async with state.database.transaction(write=True) as session:
             trail = AuditTrail.for_state(state, session, chain, request_context(request))
