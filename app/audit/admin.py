@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, TypeVar
 
+from app.audit.anchor import check_since, head_document, read_document
 from app.audit.chain import ChainBreak
-from app.audit.service import AuditFilter, entry, prune, query, stream, verify
+from app.audit.service import AuditFilter, entry, prune, query, sign_heads, stream, verify
 from app.config import Settings
 from app.db import Database
 from app.runtime import open_state
@@ -71,9 +72,42 @@ async def query_entries(
     return await _run(settings, work)
 
 
-async def verify_trail(settings: Settings, tenant: int | str | None = None) -> list[ChainBreak]:
+async def verify_trail(
+    settings: Settings, tenant: int | str | None = None, *, since_head: str | None = None
+) -> list[ChainBreak]:
+    """Every break (empty: intact). ``since_head`` is the text of a head document
+    (``audit head``); its signature is checked first (:class:`HeadDocumentError`)."""
+
     async def work(database: Database, secrets: ServerSecrets) -> list[ChainBreak]:
-        return await verify(database, secrets.audit, await _chain_id(database, secrets, tenant))
+        anchors = read_document(secrets.audit, since_head) if since_head is not None else []
+        chain_id = await _chain_id(database, secrets, tenant)
+        breaks = await verify(database, secrets.audit, chain_id)
+        async with database.transaction(write=False) as session:
+            breaks += await check_since(session, anchors, chain_id)
+        return breaks
+
+    return await _run(settings, work)
+
+
+async def sign_unsigned_heads(settings: Settings) -> list[tuple[int, int]]:
+    """Sign the heads written before revision 0005 whose rows verify; (chain, seq)."""
+
+    async def work(database: Database, secrets: ServerSecrets) -> list[tuple[int, int]]:
+        return [(head.chain_id, head.seq) for head in await sign_heads(database, secrets.audit)]
+
+    return await _run(settings, work)
+
+
+async def signed_head_document(settings: Settings) -> tuple[dict[str, Any], list[ChainBreak]]:
+    """The signed head document of the whole trail, and the trail's breaks (a caller
+    must not hand out a document of a broken trail)."""
+
+    async def work(
+        database: Database, secrets: ServerSecrets
+    ) -> tuple[dict[str, Any], list[ChainBreak]]:
+        breaks = await verify(database, secrets.audit)
+        async with database.transaction(write=False) as session:
+            return await head_document(session, secrets.audit), breaks
 
     return await _run(settings, work)
 
@@ -99,7 +133,7 @@ async def prune_trail(settings: Settings, older_than_days: int) -> dict[int, int
         raise ValueError("--older-than-days must be at least 1")
     cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
 
-    async def work(database: Database, _secrets: ServerSecrets) -> dict[int, int]:
-        return await prune(database, cutoff)
+    async def work(database: Database, secrets: ServerSecrets) -> dict[int, int]:
+        return await prune(database, secrets.audit, cutoff)
 
     return await _run(settings, work)

@@ -8,6 +8,14 @@ timestamp in a fixed UTC format (identical on SQLite and PostgreSQL).
 write transaction is exclusive), so concurrent writers of one chain get consecutive
 ``seq`` values and each links to its predecessor. It runs in the caller's
 transaction: the audit row commits or rolls back with the change it describes.
+
+Each head is authenticated: ``head_mac = HMAC-SHA256(audit key, "auth audit head v1"
+|| canonical(chain_id, seq, head_hash, base_seq, base_hash))``, so its end (newest row)
+and its base (where pruning stopped) cannot be moved without the key. An append or a
+prune re-signs a head only when its MAC verified before the change: a head that is
+unsigned (written before revision 0005) or altered keeps its missing or wrong MAC, and
+``audit verify`` keeps reporting it (see :func:`head_status`). Every tenant gets a
+signed genesis head when it is created (:func:`open_chain`).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -70,7 +79,63 @@ def row_hash(key: bytes, prev_hash: str, row: AuditLog) -> str:
     ).hexdigest()
 
 
-async def _locked_head(session: AsyncSession, chain_id: int) -> AuditHead:
+HEAD_MAC_CONTEXT = b"auth audit head v1\n"
+
+
+class HeadStatus(StrEnum):
+    SIGNED = "signed"
+    UNSIGNED = "unsigned"
+    FORGED = "forged"
+
+
+def head_mac(
+    key: bytes, chain_id: int, seq: int, head_hash: str, base_seq: int, base_hash: str
+) -> str:
+    fields = {
+        "chain_id": chain_id,
+        "seq": seq,
+        "head_hash": head_hash,
+        "base_seq": base_seq,
+        "base_hash": base_hash,
+    }
+    message = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("ascii")
+    return hmac.new(key, HEAD_MAC_CONTEXT + message, hashlib.sha256).hexdigest()
+
+
+def expected_mac(key: bytes, head: AuditHead) -> str:
+    return head_mac(key, head.chain_id, head.seq, head.head_hash, head.base_seq, head.base_hash)
+
+
+def head_status(key: bytes, head: AuditHead) -> HeadStatus:
+    if head.head_mac is None:
+        return HeadStatus.UNSIGNED
+    if hmac.compare_digest(head.head_mac, expected_mac(key, head)):
+        return HeadStatus.SIGNED
+    return HeadStatus.FORGED
+
+
+def sign_head(key: bytes, head: AuditHead) -> None:
+    head.head_mac = expected_mac(key, head)
+
+
+def _genesis(key: bytes, chain_id: int) -> dict[str, Any]:
+    return {
+        "chain_id": chain_id,
+        "seq": 0,
+        "head_hash": GENESIS_HASH,
+        "base_seq": 0,
+        "base_hash": GENESIS_HASH,
+        "head_mac": head_mac(key, chain_id, 0, GENESIS_HASH, 0, GENESIS_HASH),
+    }
+
+
+async def open_chain(session: AsyncSession, key: bytes, chain_id: int) -> None:
+    """Give ``chain_id`` its signed, empty head unless it has one (idempotent)."""
+    await insert_ignore(session, AuditHead, _genesis(key, chain_id), ["chain_id"])
+
+
+async def locked_head(session: AsyncSession, key: bytes, chain_id: int) -> AuditHead:
+    """The chain's head, locked for update; a signed genesis head when it has none."""
     statement = (
         select(AuditHead)
         .where(AuditHead.chain_id == chain_id)
@@ -79,24 +144,14 @@ async def _locked_head(session: AsyncSession, chain_id: int) -> AuditHead:
     )
     head = (await session.execute(statement)).scalar_one_or_none()
     if head is None:
-        await insert_ignore(
-            session,
-            AuditHead,
-            {
-                "chain_id": chain_id,
-                "seq": 0,
-                "head_hash": GENESIS_HASH,
-                "base_seq": 0,
-                "base_hash": GENESIS_HASH,
-            },
-            ["chain_id"],
-        )
+        await open_chain(session, key, chain_id)
         head = (await session.execute(statement)).scalar_one()
     return head
 
 
 async def append(session: AsyncSession, key: bytes, event: AuditEvent) -> AuditLog:
-    head = await _locked_head(session, event.chain_id)
+    head = await locked_head(session, key, event.chain_id)
+    authentic = head_status(key, head) is HeadStatus.SIGNED
     row = AuditLog(
         chain_id=event.chain_id,
         seq=head.seq + 1,
@@ -116,6 +171,8 @@ async def append(session: AsyncSession, key: bytes, event: AuditEvent) -> AuditL
     session.add(row)
     head.seq = row.seq
     head.head_hash = row.row_hash
+    if authentic:  # never sign over a head that was unsigned or altered
+        sign_head(key, head)
     await session.flush()
     return row
 
@@ -136,8 +193,30 @@ class ChainBreak:
         return f"{where}: {self.problem}"
 
 
+UNSIGNED_PROBLEM = (
+    "chain head not signed (written before revision 0005): "
+    "sign it once with `auth-server audit verify --sign`"
+)
+FORGED_PROBLEM = "chain head or base altered (head MAC mismatch)"
+
+
+def verify_chain(key: bytes, head: AuditHead, rows: list[AuditLog]) -> ChainBreak | None:
+    """Check one chain: its head's MAC, then its rows (ordered by seq) against the head.
+
+    A forged MAC comes first (the head cannot anchor anything); an unsigned head is
+    reported only when the rows verify against it (it can then be signed)."""
+    status = head_status(key, head)
+    if status is HeadStatus.FORGED:
+        return ChainBreak(head.chain_id, None, None, FORGED_PROBLEM)
+    problem = verify_rows(key, head, rows)
+    if problem is None and status is HeadStatus.UNSIGNED:
+        return ChainBreak(head.chain_id, None, None, UNSIGNED_PROBLEM)
+    return problem
+
+
 def verify_rows(key: bytes, head: AuditHead, rows: list[AuditLog]) -> ChainBreak | None:
-    """Check one chain's rows (ordered by seq) against its head; first break or None."""
+    """Check one chain's rows (ordered by seq) against its head (not its MAC); first
+    break or None."""
     expected_seq, prev = head.base_seq, head.base_hash
     for row in rows:
         if row.seq != expected_seq + 1:

@@ -7,6 +7,10 @@ nothing), the tenant is registered in a short write transaction of its own
 create one tenant) and the row is read again in a fresh transaction of the request
 session, which now sees it.
 
+Every tenant gets its signed, empty audit chain head in the transaction that creates
+it (:func:`app.audit.chain.open_chain`), so ``audit verify`` can tell a tenant with no
+history from one whose chain was deleted.
+
 Refusals (all 401): a rotated-away key (never re-registered), a disabled tenant, an
 unknown key in closed-registration mode.
 """
@@ -20,6 +24,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.chain import open_chain
 from app.config import Registration
 from app.db import Database
 from app.db_ops import insert_ignore
@@ -61,9 +66,13 @@ async def is_known_key(session: AsyncSession, key_hash: str) -> bool:
     return await retired_key_tenant(session, key_hash) is not None
 
 
-async def register_tenant(db: Database, key_hash: str) -> None:
+async def register_tenant(db: Database, key_hash: str, audit_key: bytes) -> None:
     async with db.transaction(write=True) as session:
         await insert_ignore(session, Tenant, {"key_hash": key_hash}, ["key_hash"])
+        tenant_id = (
+            await session.execute(select(Tenant.id).where(Tenant.key_hash == key_hash))
+        ).scalar_one()
+        await open_chain(session, audit_key, tenant_id)
 
 
 def _usable(record: TenantRecord) -> TenantRecord:
@@ -80,6 +89,8 @@ async def resolve_client_key(
     key_hash: str,
     registration: Registration,
     before_register: Callable[[], Awaitable[None]] | None = None,
+    *,
+    audit_key: bytes,
 ) -> TenantRecord:
     """The tenant behind a client key hash; raises :class:`Unauthorized` when refused.
 
@@ -100,17 +111,20 @@ async def resolve_client_key(
     await session.rollback()
     if before_register is not None:
         await before_register()
-    await register_tenant(db, key_hash)
+    await register_tenant(db, key_hash, audit_key)
     record = await find_by_key_hash(session, key_hash)
     if record is None:  # pragma: no cover - committed just above, never deleted
         raise Unauthorized("Unknown client key.", reason=FailureReason.UNKNOWN_KEY)
     return _usable(record)
 
 
-async def create_operator_tenant(session: AsyncSession, key_hash: str, label: str | None) -> int:
+async def create_operator_tenant(
+    session: AsyncSession, key_hash: str, label: str | None, audit_key: bytes
+) -> int:
     tenant = Tenant(key_hash=key_hash, label=label, operator_created=True)
     session.add(tenant)
     await session.flush()
+    await open_chain(session, audit_key, tenant.id)
     return tenant.id
 
 
