@@ -19,15 +19,16 @@ from app.db import Database
 from app.runtime import open_state
 from app.security.credentials import hash_client_key, is_uuid4
 from app.security.secrets import ServerSecrets
+from app.state import AppState
 from app.tenants.service import find_by_key_hash
 from app.utc import as_utc
 
 T = TypeVar("T")
 
 
-async def _run(settings: Settings, work: Callable[[Database, ServerSecrets], Awaitable[T]]) -> T:
+async def _run(settings: Settings, work: Callable[[AppState], Awaitable[T]]) -> T:
     async with open_state(settings) as state:
-        return await work(state.database, state.secrets)
+        return await work(state)
 
 
 async def _chain_id(
@@ -56,7 +57,8 @@ async def query_entries(
     tenant: int | str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    async def work(database: Database, secrets: ServerSecrets) -> list[dict[str, Any]]:
+    async def work(state: AppState) -> list[dict[str, Any]]:
+        database, secrets = state.database, state.secrets
         exact = action is not None and "_" in action
         audit_filter = AuditFilter(
             chain_id=await _chain_id(database, secrets, tenant),
@@ -67,7 +69,7 @@ async def query_entries(
         )
         async with database.transaction(write=False) as session:
             _, rows = await query(session, audit_filter, limit=limit)
-            return [entry(row, operator=True) for row in rows]
+            return [entry(row, cipher=state.cipher, operator=True) for row in rows]
 
     return await _run(settings, work)
 
@@ -78,11 +80,12 @@ async def verify_trail(
     """Every break (empty: intact). ``since_head`` is the text of a head document
     (``audit head``); its signature is checked first (:class:`HeadDocumentError`)."""
 
-    async def work(database: Database, secrets: ServerSecrets) -> list[ChainBreak]:
-        anchors = read_document(secrets.audit, since_head) if since_head is not None else []
-        chain_id = await _chain_id(database, secrets, tenant)
-        breaks = await verify(database, secrets.audit, chain_id)
-        async with database.transaction(write=False) as session:
+    async def work(state: AppState) -> list[ChainBreak]:
+        key = state.secrets.audit
+        anchors = read_document(key, since_head) if since_head is not None else []
+        chain_id = await _chain_id(state.database, state.secrets, tenant)
+        breaks = await verify(state.database, key, state.cipher, chain_id)
+        async with state.database.transaction(write=False) as session:
             breaks += await check_since(session, anchors, chain_id)
         return breaks
 
@@ -92,8 +95,9 @@ async def verify_trail(
 async def sign_unsigned_heads(settings: Settings) -> list[tuple[int, int]]:
     """Sign the heads written before revision 0005 whose rows verify; (chain, seq)."""
 
-    async def work(database: Database, secrets: ServerSecrets) -> list[tuple[int, int]]:
-        return [(head.chain_id, head.seq) for head in await sign_heads(database, secrets.audit)]
+    async def work(state: AppState) -> list[tuple[int, int]]:
+        signed = await sign_heads(state.database, state.secrets.audit, state.cipher)
+        return [(head.chain_id, head.seq) for head in signed]
 
     return await _run(settings, work)
 
@@ -102,12 +106,10 @@ async def signed_head_document(settings: Settings) -> tuple[dict[str, Any], list
     """The signed head document of the whole trail, and the trail's breaks (a caller
     must not hand out a document of a broken trail)."""
 
-    async def work(
-        database: Database, secrets: ServerSecrets
-    ) -> tuple[dict[str, Any], list[ChainBreak]]:
-        breaks = await verify(database, secrets.audit)
-        async with database.transaction(write=False) as session:
-            return await head_document(session, secrets.audit), breaks
+    async def work(state: AppState) -> tuple[dict[str, Any], list[ChainBreak]]:
+        breaks = await verify(state.database, state.secrets.audit, state.cipher)
+        async with state.database.transaction(write=False) as session:
+            return await head_document(session, state.secrets.audit), breaks
 
     return await _run(settings, work)
 
@@ -117,11 +119,12 @@ async def export_trail(settings: Settings, output: TextIO, *, since: datetime | 
     A naive ``since`` is UTC."""
     audit_filter = AuditFilter(since=as_utc(since) if since is not None else None)
 
-    async def work(database: Database, _secrets: ServerSecrets) -> int:
+    async def work(state: AppState) -> int:
         count = 0
-        async with database.transaction(write=False) as session:
+        async with state.database.transaction(write=False) as session:
             async for row in stream(session, audit_filter):
-                output.write(json.dumps(entry(row, operator=True), sort_keys=True) + "\n")
+                shown = entry(row, cipher=state.cipher, operator=True)
+                output.write(json.dumps(shown, sort_keys=True) + "\n")
                 count += 1
         return count
 
@@ -133,7 +136,7 @@ async def prune_trail(settings: Settings, older_than_days: int) -> dict[int, int
         raise ValueError("--older-than-days must be at least 1")
     cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
 
-    async def work(database: Database, secrets: ServerSecrets) -> dict[int, int]:
-        return await prune(database, secrets.audit, cutoff)
+    async def work(state: AppState) -> dict[int, int]:
+        return await prune(state.database, state.secrets.audit, cutoff)
 
     return await _run(settings, work)

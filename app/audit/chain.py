@@ -4,6 +4,12 @@
 ``canonical`` is compact, key-sorted JSON of the row's recorded fields, with the
 timestamp in a fixed UTC format (identical on SQLite and PostgreSQL).
 
+With encryption on, ``resource`` (role, ``role:permission``, key id...) is stored
+sealed (``enc:v1:...``) while the hash covers its plaintext. Sealing is randomised and
+re-encryption (``auth-server encryption rotate|enable``) rewrites the stored form, so
+the chain is bound to what the row says, not to its ciphertext: any other plaintext,
+or a value no configured key opens, breaks the chain at that row.
+
 :func:`append` locks the chain's head row (``FOR UPDATE`` on PostgreSQL; SQLite's
 write transaction is exclusive), so concurrent writers of one chain get consecutive
 ``seq`` values and each links to its predecessor. It runs in the caller's
@@ -23,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -34,7 +41,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db_ops import insert_ignore
 from app.models import AuditHead, AuditLog
 from app.models.audit import GENESIS_HASH
+from app.security.cipher import StoredDataCorrupt
 from app.utc import as_utc
+
+Transform = Callable[[str], str]
+"""Seals (on write) or opens (on read) a resource; identity without encryption."""
+
+
+def _same(value: str) -> str:
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +70,15 @@ def timestamp_text(value: datetime) -> str:
     return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical(row: AuditLog) -> bytes:
+def canonical(row: AuditLog, resource: str | None) -> bytes:
+    """The hashed form of ``row``, with the plaintext ``resource``."""
     fields = {
         "chain_id": row.chain_id,
         "seq": row.seq,
         "created_at": timestamp_text(row.created_at),
         "action": row.action,
         "entity_type": row.entity_type,
-        "resource": row.resource,
+        "resource": resource,
         "details": row.details,
         "success": bool(row.success),
         "user_fingerprint": row.user_fingerprint,
@@ -73,9 +89,9 @@ def canonical(row: AuditLog) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def row_hash(key: bytes, prev_hash: str, row: AuditLog) -> str:
+def row_hash(key: bytes, prev_hash: str, row: AuditLog, resource: str | None) -> str:
     return hmac.new(
-        key, prev_hash.encode("ascii") + b"\n" + canonical(row), hashlib.sha256
+        key, prev_hash.encode("ascii") + b"\n" + canonical(row, resource), hashlib.sha256
     ).hexdigest()
 
 
@@ -149,7 +165,9 @@ async def locked_head(session: AsyncSession, key: bytes, chain_id: int) -> Audit
     return head
 
 
-async def append(session: AsyncSession, key: bytes, event: AuditEvent) -> AuditLog:
+async def append(
+    session: AsyncSession, key: bytes, event: AuditEvent, seal: Transform = _same
+) -> AuditLog:
     head = await locked_head(session, key, event.chain_id)
     authentic = head_status(key, head) is HeadStatus.SIGNED
     row = AuditLog(
@@ -158,7 +176,7 @@ async def append(session: AsyncSession, key: bytes, event: AuditEvent) -> AuditL
         created_at=datetime.now(UTC),
         action=event.action,
         entity_type=event.entity_type,
-        resource=event.resource,
+        resource=seal(event.resource) if event.resource is not None else None,
         details=json.dumps(event.details, sort_keys=True, separators=(",", ":")),
         success=event.success,
         user_fingerprint=event.user_fingerprint,
@@ -167,7 +185,7 @@ async def append(session: AsyncSession, key: bytes, event: AuditEvent) -> AuditL
         request_id=event.request_id,
         prev_hash=head.head_hash,
     )
-    row.row_hash = row_hash(key, head.head_hash, row)
+    row.row_hash = row_hash(key, head.head_hash, row, event.resource)
     session.add(row)
     head.seq = row.seq
     head.head_hash = row.row_hash
@@ -200,7 +218,9 @@ UNSIGNED_PROBLEM = (
 FORGED_PROBLEM = "chain head or base altered (head MAC mismatch)"
 
 
-def verify_chain(key: bytes, head: AuditHead, rows: list[AuditLog]) -> ChainBreak | None:
+def verify_chain(
+    key: bytes, head: AuditHead, rows: list[AuditLog], open_resource: Transform = _same
+) -> ChainBreak | None:
     """Check one chain: its head's MAC, then its rows (ordered by seq) against the head.
 
     A forged MAC comes first (the head cannot anchor anything); an unsigned head is
@@ -208,13 +228,15 @@ def verify_chain(key: bytes, head: AuditHead, rows: list[AuditLog]) -> ChainBrea
     status = head_status(key, head)
     if status is HeadStatus.FORGED:
         return ChainBreak(head.chain_id, None, None, FORGED_PROBLEM)
-    problem = verify_rows(key, head, rows)
+    problem = verify_rows(key, head, rows, open_resource)
     if problem is None and status is HeadStatus.UNSIGNED:
         return ChainBreak(head.chain_id, None, None, UNSIGNED_PROBLEM)
     return problem
 
 
-def verify_rows(key: bytes, head: AuditHead, rows: list[AuditLog]) -> ChainBreak | None:
+def verify_rows(
+    key: bytes, head: AuditHead, rows: list[AuditLog], open_resource: Transform = _same
+) -> ChainBreak | None:
     """Check one chain's rows (ordered by seq) against its head (not its MAC); first
     break or None."""
     expected_seq, prev = head.base_seq, head.base_hash
@@ -230,7 +252,12 @@ def verify_rows(key: bytes, head: AuditHead, rows: list[AuditLog]) -> ChainBreak
             return ChainBreak(
                 row.chain_id, row.seq, row.id, "row reordered or predecessor replaced"
             )
-        if row.row_hash != row_hash(key, prev, row):
+        try:
+            resource = open_resource(row.resource) if row.resource is not None else None
+        except StoredDataCorrupt:
+            problem = "row altered (its resource opens under no configured key)"
+            return ChainBreak(row.chain_id, row.seq, row.id, problem)
+        if row.row_hash != row_hash(key, prev, row, resource):
             return ChainBreak(row.chain_id, row.seq, row.id, "row altered")
         expected_seq, prev = row.seq, row.row_hash
     if expected_seq != head.seq or prev != head.head_hash:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from app.audit.schemas import AuditEntry, AuditPage
 from app.audit.service import AuditFilter, entry, query
-from app.deps import PrincipalDep, SessionDep
+from app.deps import PrincipalDep, SessionDep, StateDep
 from app.responses import Wrapped, problem_examples, wrapped
 from app.utc import as_utc
 
@@ -20,11 +20,15 @@ router = APIRouter(prefix="/api", tags=["audit"], responses=problem_examples(400
     "/audit",
     response_model=Wrapped[AuditPage],
     summary="This tenant's audit trail, newest first",
-    description="Users appear as keyed fingerprints; no key or secret is ever recorded.",
+    description=(
+        "Users appear as keyed fingerprints; no key or secret is ever recorded. With "
+        "encryption on, resources are stored encrypted and shown here opened."
+    ),
 )
 async def list_audit(
     principal: PrincipalDep,
     session: SessionDep,
+    state: StateDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     action: Annotated[
@@ -46,6 +50,6 @@ async def list_audit(
         total=total,
         limit=limit,
         offset=offset,
-        entries=[AuditEntry.model_validate(entry(row)) for row in rows],
+        entries=[AuditEntry.model_validate(entry(row, cipher=state.cipher)) for row in rows],
     )
     return wrapped(page, "Audit entries retrieved")

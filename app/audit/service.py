@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.chain import (
     ChainBreak,
     HeadStatus,
+    Transform,
     head_status,
     sign_head,
     timestamp_text,
@@ -32,8 +33,26 @@ from app.audit.chain import (
 )
 from app.db import Database
 from app.models import AuditHead, AuditLog, Tenant
+from app.security.cipher import FieldCipher, StoredDataCorrupt
 
 MISSING_HEAD = "tenant has no audit chain head (its chain was deleted)"
+UNREADABLE = "(unreadable: encrypted under a key not configured, or altered)"
+
+
+def opener(cipher: FieldCipher | None) -> Transform:
+    """Opens sealed resources (plaintext ones pass through)."""
+    return cipher.open if cipher is not None else str
+
+
+def shown_resource(cipher: FieldCipher | None, stored: str | None) -> str | None:
+    """A resource as reads show it: opened, or :data:`UNREADABLE` when no configured
+    key opens it (``audit verify`` reports that row; a read does not fail)."""
+    if stored is None or cipher is None:
+        return stored
+    try:
+        return cipher.open(stored)
+    except StoredDataCorrupt:
+        return UNREADABLE
 
 
 @dataclass(frozen=True)
@@ -71,14 +90,17 @@ class AuditFilter:
         return clauses
 
 
-def entry(row: AuditLog, *, operator: bool = False) -> dict[str, Any]:
-    """One row as the API shows it; operators also see tenant, seq and request id."""
+def entry(
+    row: AuditLog, *, cipher: FieldCipher | None = None, operator: bool = False
+) -> dict[str, Any]:
+    """One row as the API shows it (the resource opened with ``cipher``); operators
+    also see tenant, seq and request id."""
     data: dict[str, Any] = {
         "id": row.id,
         "timestamp": timestamp_text(row.created_at),
         "action": row.action,
         "entity_type": row.entity_type,
-        "resource": row.resource,
+        "resource": shown_resource(cipher, row.resource),
         "details": json.loads(row.details),
         "success": bool(row.success),
         "user": row.user_fingerprint,
@@ -125,9 +147,12 @@ async def _chain_rows(session: AsyncSession, chain_id: int) -> list[AuditLog]:
     return list(rows.scalars())
 
 
-async def verify(database: Database, key: bytes, chain_id: int | None = None) -> list[ChainBreak]:
+async def verify(
+    database: Database, key: bytes, cipher: FieldCipher | None, chain_id: int | None = None
+) -> list[ChainBreak]:
     """The first break of every chain, and every tenant without its chain head
-    (empty: the trail is intact)."""
+    (empty: the trail is intact). ``cipher`` opens sealed resources (``None`` only for
+    a trail written without encryption)."""
     breaks: list[ChainBreak] = []
     async with database.transaction(write=False) as session:
         heads_query = select(AuditHead).order_by(AuditHead.chain_id)
@@ -150,13 +175,14 @@ async def verify(database: Database, key: bytes, chain_id: int | None = None) ->
             if tenant not in orphans
         )
         for head in heads:
-            problem = verify_chain(key, head, await _chain_rows(session, head.chain_id))
+            rows = await _chain_rows(session, head.chain_id)
+            problem = verify_chain(key, head, rows, opener(cipher))
             if problem is not None:
                 breaks.append(problem)
     return sorted(breaks, key=lambda problem: problem.chain_id)
 
 
-async def sign_heads(database: Database, key: bytes) -> list[AuditHead]:
+async def sign_heads(database: Database, key: bytes, cipher: FieldCipher | None) -> list[AuditHead]:
     """Sign every unsigned head (written before revision 0005) whose rows verify
     against it; the heads signed. Heads with a wrong MAC or broken rows are left
     as they are, for :func:`verify` to report."""
@@ -173,7 +199,8 @@ async def sign_heads(database: Database, key: bytes) -> list[AuditHead]:
             ).scalar_one()
             if head_status(key, head) is not HeadStatus.UNSIGNED:
                 continue
-            if verify_rows(key, head, await _chain_rows(session, chain_id)) is None:
+            rows = await _chain_rows(session, chain_id)
+            if verify_rows(key, head, rows, opener(cipher)) is None:
                 sign_head(key, head)
                 signed.append(head)
     return signed
