@@ -255,8 +255,9 @@ def walk(operator: Operator, client_key: str, loot: Loot, old_key: str) -> tuple
     operator.export("AUTH_ENCRYPTION_KEY", f"{new_key},{old_key}")
     operator.restart()
     rotated = operator.cli("auth-server encryption rotate")
-    # 5 protected fields and the resources of 11 audit rows (roles, grants, members, tokens).
-    assert rotated.stdout == "16 value(s) now encrypted under the newest key\n"
+    # 5 protected fields and the resources of 12 audit rows (roles, grants, members, tokens,
+    # the rotate key fetched).
+    assert rotated.stdout == "17 value(s) now encrypted under the newest key\n"
     status = parse_status(operator.cli("auth-server encryption status").stdout)
     assert status == {
         "memberships.user_name": {"key 1": 2},
@@ -264,7 +265,7 @@ def walk(operator: Operator, client_key: str, loot: Loot, old_key: str) -> tuple
         "api_keys.user_name": {},
         "api_keys.label": {},
         "roles.description": {"key 1": 1},
-        "audit_log.resource": {"key 1": 11},
+        "audit_log.resource": {"key 1": 12},
     }
     operator.export("AUTH_ENCRYPTION_KEY", new_key)
     operator.restart()
