@@ -7,7 +7,7 @@
     auth-server tenant list                 list tenants (never their keys)
     auth-server tenant rekey ID             give the tenant a new client key, printed once
     auth-server tenant disable ID           refuse the tenant's key and tokens from now on
-    auth-server audit query|verify|export|prune       see app/cli_data.py
+    auth-server audit query|verify|head|export|prune  see app/cli_data.py
     auth-server tokens prune                          see app/cli_data.py
     auth-server encryption status|rotate|enable       see app/cli_data.py
     auth-server backup PATH                 online copy of the SQLite database, then checked

@@ -1,7 +1,11 @@
 """``auth-server audit ...`` and ``auth-server encryption ...`` (operators).
 
 audit query [--action A] [--hours H] [--entity-type T] [--tenant ID|KEY] [--limit N]
-audit verify [--tenant ID|KEY]        exit 1 and name the first broken row
+audit verify [--tenant ID|KEY] [--since-head FILE] [--sign]
+                                      exit 1 and name each break; --since-head also
+                                      checks the heads of an `audit head` document;
+                                      --sign first signs pre-0005 heads that verify
+audit head                            print a signed head document (keep it elsewhere)
 audit export [--output FILE] [--since ISO]   JSON lines, oldest first
 audit prune --older-than-days N       keeps the chains verifiable
 tokens prune [--retired-keys-older-than-days N]
@@ -45,15 +49,39 @@ def _audit_query(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
-    from app.audit.admin import verify_trail
+    from app.audit.admin import sign_unsigned_heads, verify_trail
 
-    breaks = asyncio.run(verify_trail(settings, args.tenant))
+    since_head = None
+    if args.since_head:
+        try:
+            with open(args.since_head, encoding="utf-8") as document:
+                since_head = document.read()
+        except OSError as exc:
+            print(f"auth-server: cannot read {args.since_head}: {exc.strerror}", file=sys.stderr)
+            return 2
+    if args.sign:
+        for chain_id, seq in asyncio.run(sign_unsigned_heads(settings)):
+            print(f"signed the head of chain {chain_id} (seq {seq})")
+    breaks = asyncio.run(verify_trail(settings, args.tenant, since_head=since_head))
     if not breaks:
         print("audit trail intact")
         return 0
     for problem in breaks:
         print(f"audit trail broken at {problem}", file=sys.stderr)
     return 1
+
+
+def _audit_head(settings: Settings, _args: argparse.Namespace) -> int:
+    from app.audit.admin import signed_head_document
+
+    document, breaks = asyncio.run(signed_head_document(settings))
+    if breaks:
+        for problem in breaks:
+            print(f"audit trail broken at {problem}", file=sys.stderr)
+        print("auth-server: no head document for a broken trail", file=sys.stderr)
+        return 1
+    print(json.dumps(document, indent=2, sort_keys=True))
+    return 0
 
 
 def _audit_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -146,7 +174,9 @@ def _encryption_rewrite(settings: Settings, args: argparse.Namespace) -> int:
 
 def register(commands: Any) -> None:
     """Add the ``audit``, ``tokens`` and ``encryption`` command groups to the CLI parser."""
-    audit = commands.add_parser("audit", help="query, verify, export or prune the audit trail")
+    audit = commands.add_parser(
+        "audit", help="query, verify, anchor, export or prune the audit trail"
+    )
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     query = audit_commands.add_parser("query", help="print matching entries as JSON lines")
     query.add_argument("--action", help="an action (DELETE_ROLE) or a word of one (delete)")
@@ -157,7 +187,15 @@ def register(commands: Any) -> None:
     query.set_defaults(handler=_audit_query)
     verify = audit_commands.add_parser("verify", help="check the hash chains")
     verify.add_argument("--tenant", help="tenant id or client key (default: every chain)")
+    verify.add_argument(
+        "--since-head", dest="since_head", help="a document of `audit head` to check against"
+    )
+    verify.add_argument(
+        "--sign", action="store_true", help="sign pre-0005 heads whose rows verify (once)"
+    )
     verify.set_defaults(handler=_audit_verify)
+    head = audit_commands.add_parser("head", help="print a signed head document (JSON)")
+    head.set_defaults(handler=_audit_head)
     export = audit_commands.add_parser("export", help="JSON lines for log aggregation")
     export.add_argument("--output", help="file to write (default: standard output)")
     export.add_argument("--since", help="ISO-8601 time; only newer rows")

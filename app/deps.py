@@ -122,6 +122,7 @@ async def resolve_principal(request: Request, state: AppState, session: AsyncSes
             key_hash,
             settings.tenant_registration,
             registration_guard(request),
+            audit_key=state.secrets.audit,
         )
         principal = Principal(
             tenant_id=tenant.id,

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
 from app.names import describe_invalid_parameter
+from app.route_templates import route_template, template_of_path
 from app.security.failures import FailureReason
 
 logger = logging.getLogger("app.errors")
@@ -220,7 +221,7 @@ async def _validation_error_handler(_request: Request, exc: Exception) -> Respon
 async def _unexpected_error_handler(request: Request, exc: Exception) -> Response:
     logger.error(
         "unhandled error",
-        extra={"path": request.url.path, "error_type": type(exc).__name__},
+        extra={"route": route_template(request.scope), "error_type": type(exc).__name__},
         exc_info=exc,
     )
     return problem_response(500, "The service failed to handle this request.", slug="internal")
@@ -229,9 +230,16 @@ async def _unexpected_error_handler(request: Request, exc: Exception) -> Respons
 def record_auth_failure(
     app: Any, reason: FailureReason, method: str, path: str, client: Any
 ) -> None:
+    """Count and log a failed authentication. ``path`` is the raw request path; only
+    its route template is logged (a raw path holds user ids and names)."""
     failures = getattr(getattr(app, "state", None), "auth_failures", None)
     if failures is not None:
-        failures.record(reason, method=method, path=path, client=client[0] if client else None)
+        failures.record(
+            reason,
+            method=method,
+            route=template_of_path(app, method, path),
+            client=client[0] if client else None,
+        )
 
 
 def install_error_handlers(app: FastAPI) -> None:

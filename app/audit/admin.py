@@ -11,22 +11,24 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, TypeVar
 
+from app.audit.anchor import check_since, head_document, read_document
 from app.audit.chain import ChainBreak
-from app.audit.service import AuditFilter, entry, prune, query, stream, verify
+from app.audit.service import AuditFilter, entry, prune, query, sign_heads, stream, verify
 from app.config import Settings
 from app.db import Database
 from app.runtime import open_state
 from app.security.credentials import hash_client_key, is_uuid4
 from app.security.secrets import ServerSecrets
+from app.state import AppState
 from app.tenants.service import find_by_key_hash
 from app.utc import as_utc
 
 T = TypeVar("T")
 
 
-async def _run(settings: Settings, work: Callable[[Database, ServerSecrets], Awaitable[T]]) -> T:
+async def _run(settings: Settings, work: Callable[[AppState], Awaitable[T]]) -> T:
     async with open_state(settings) as state:
-        return await work(state.database, state.secrets)
+        return await work(state)
 
 
 async def _chain_id(
@@ -55,7 +57,8 @@ async def query_entries(
     tenant: int | str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    async def work(database: Database, secrets: ServerSecrets) -> list[dict[str, Any]]:
+    async def work(state: AppState) -> list[dict[str, Any]]:
+        database, secrets = state.database, state.secrets
         exact = action is not None and "_" in action
         audit_filter = AuditFilter(
             chain_id=await _chain_id(database, secrets, tenant),
@@ -66,14 +69,47 @@ async def query_entries(
         )
         async with database.transaction(write=False) as session:
             _, rows = await query(session, audit_filter, limit=limit)
-            return [entry(row, operator=True) for row in rows]
+            return [entry(row, cipher=state.cipher, operator=True) for row in rows]
 
     return await _run(settings, work)
 
 
-async def verify_trail(settings: Settings, tenant: int | str | None = None) -> list[ChainBreak]:
-    async def work(database: Database, secrets: ServerSecrets) -> list[ChainBreak]:
-        return await verify(database, secrets.audit, await _chain_id(database, secrets, tenant))
+async def verify_trail(
+    settings: Settings, tenant: int | str | None = None, *, since_head: str | None = None
+) -> list[ChainBreak]:
+    """Every break (empty: intact). ``since_head`` is the text of a head document
+    (``audit head``); its signature is checked first (:class:`HeadDocumentError`)."""
+
+    async def work(state: AppState) -> list[ChainBreak]:
+        key = state.secrets.audit
+        anchors = read_document(key, since_head) if since_head is not None else []
+        chain_id = await _chain_id(state.database, state.secrets, tenant)
+        breaks = await verify(state.database, key, state.cipher, chain_id)
+        async with state.database.transaction(write=False) as session:
+            breaks += await check_since(session, anchors, chain_id)
+        return breaks
+
+    return await _run(settings, work)
+
+
+async def sign_unsigned_heads(settings: Settings) -> list[tuple[int, int]]:
+    """Sign the heads written before revision 0005 whose rows verify; (chain, seq)."""
+
+    async def work(state: AppState) -> list[tuple[int, int]]:
+        signed = await sign_heads(state.database, state.secrets.audit, state.cipher)
+        return [(head.chain_id, head.seq) for head in signed]
+
+    return await _run(settings, work)
+
+
+async def signed_head_document(settings: Settings) -> tuple[dict[str, Any], list[ChainBreak]]:
+    """The signed head document of the whole trail, and the trail's breaks (a caller
+    must not hand out a document of a broken trail)."""
+
+    async def work(state: AppState) -> tuple[dict[str, Any], list[ChainBreak]]:
+        breaks = await verify(state.database, state.secrets.audit, state.cipher)
+        async with state.database.transaction(write=False) as session:
+            return await head_document(session, state.secrets.audit), breaks
 
     return await _run(settings, work)
 
@@ -83,11 +119,12 @@ async def export_trail(settings: Settings, output: TextIO, *, since: datetime | 
     A naive ``since`` is UTC."""
     audit_filter = AuditFilter(since=as_utc(since) if since is not None else None)
 
-    async def work(database: Database, _secrets: ServerSecrets) -> int:
+    async def work(state: AppState) -> int:
         count = 0
-        async with database.transaction(write=False) as session:
+        async with state.database.transaction(write=False) as session:
             async for row in stream(session, audit_filter):
-                output.write(json.dumps(entry(row, operator=True), sort_keys=True) + "\n")
+                shown = entry(row, cipher=state.cipher, operator=True)
+                output.write(json.dumps(shown, sort_keys=True) + "\n")
                 count += 1
         return count
 
@@ -99,7 +136,7 @@ async def prune_trail(settings: Settings, older_than_days: int) -> dict[int, int
         raise ValueError("--older-than-days must be at least 1")
     cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
 
-    async def work(database: Database, _secrets: ServerSecrets) -> dict[int, int]:
-        return await prune(database, cutoff)
+    async def work(state: AppState) -> dict[int, int]:
+        return await prune(state.database, state.secrets.audit, cutoff)
 
     return await _run(settings, work)

@@ -29,6 +29,7 @@ from app.deps import request_context
 from app.errors import AppError, Unauthorized
 from app.models import Tenant
 from app.principal import Principal
+from app.route_templates import route_template
 from app.state import AppState
 
 logger = logging.getLogger("app.audit")
@@ -82,7 +83,7 @@ async def audit_refusal(request: Request, exc: AppError) -> None:
         details = {"status": exc.status, "refused": exc.slug}
     else:
         return
-    details["route"] = getattr(route, "path", request.url.path)
+    details["route"] = route_template(request.scope)
     try:
         async with state.database.transaction(write=True) as session:
             if (

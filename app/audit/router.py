@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from app.audit.schemas import AuditEntry, AuditPage
 from app.audit.service import AuditFilter, after_position, entry, position_of, query
-from app.deps import PrincipalDep, SessionDep
+from app.deps import PrincipalDep, SessionDep, StateDep
 from app.errors import BadRequest
 from app.paging import AUDIT_DEFAULT_LIMIT, PageRequest, listing_responses, paging
 from app.responses import Wrapped, problem_examples, wrapped
@@ -28,6 +28,7 @@ AuditPageDep = Annotated[PageRequest, Depends(paging(AUDIT_DEFAULT_LIMIT))]
     response_model=Wrapped[AuditPage],
     summary="This tenant's audit trail, newest first",
     description="Users appear as keyed fingerprints; no key or secret is ever recorded. "
+    "With encryption on, resources are stored encrypted and shown here opened. "
     "Newest first (time, then entry id). Paged: `limit` (1..1000, default 50) and "
     "`cursor` (from `data.next_cursor` or the `Link` header; bound to the filters), or "
     "the older `offset`. When more entries follow, `data.next_cursor` and "
@@ -37,6 +38,7 @@ AuditPageDep = Annotated[PageRequest, Depends(paging(AUDIT_DEFAULT_LIMIT))]
 async def list_audit(
     principal: PrincipalDep,
     session: SessionDep,
+    state: StateDep,
     page: AuditPageDep,
     offset: Annotated[
         int,
@@ -67,7 +69,9 @@ async def list_audit(
         total=total,
         limit=page.limit,
         offset=offset,
-        entries=[AuditEntry.model_validate(entry(row)) for row in served.items],
+        entries=[
+            AuditEntry.model_validate(entry(row, cipher=state.cipher)) for row in served.items
+        ],
         next_cursor=page.finish(served),
     )
     return wrapped(answer, "Audit entries retrieved")

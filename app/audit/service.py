@@ -1,9 +1,13 @@
 """Reading, verifying, exporting and pruning the audit trail.
 
 * :func:`query` filters one chain (or all, for operators) newest first.
-* :func:`verify` walks each chain in ``seq`` order and reports the first break.
+* :func:`verify` checks each head's MAC, walks each chain in ``seq`` order and
+  reports the first break, and reports every tenant without a chain head (a chain
+  deleted whole: every tenant gets a head when it is created).
+* :func:`sign_heads` signs heads written before revision 0005, once their rows verify.
 * :func:`prune` deletes rows older than a cutoff per chain and moves the chain's
-  base (seq, hash) to the last deleted row, so :func:`verify` keeps anchoring.
+  base (seq, hash) to the last deleted row, re-signing the head, so :func:`verify`
+  keeps anchoring.
 """
 
 from __future__ import annotations
@@ -17,11 +21,40 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.chain import ChainBreak, timestamp_text, verify_rows
+from app.audit.chain import (
+    ChainBreak,
+    HeadStatus,
+    Transform,
+    head_status,
+    sign_head,
+    timestamp_text,
+    verify_chain,
+    verify_rows,
+)
 from app.db import Database
-from app.models import AuditHead, AuditLog
+from app.models import AuditHead, AuditLog, Tenant
 from app.paging import Window
+from app.security.cipher import FieldCipher, StoredDataCorrupt
 from app.utc import as_utc
+
+MISSING_HEAD = "tenant has no audit chain head (its chain was deleted)"
+UNREADABLE = "(unreadable: encrypted under a key not configured, or altered)"
+
+
+def opener(cipher: FieldCipher | None) -> Transform:
+    """Opens sealed resources (plaintext ones pass through)."""
+    return cipher.open if cipher is not None else str
+
+
+def shown_resource(cipher: FieldCipher | None, stored: str | None) -> str | None:
+    """A resource as reads show it: opened, or :data:`UNREADABLE` when no configured
+    key opens it (``audit verify`` reports that row; a read does not fail)."""
+    if stored is None or cipher is None:
+        return stored
+    try:
+        return cipher.open(stored)
+    except StoredDataCorrupt:
+        return UNREADABLE
 
 
 @dataclass(frozen=True)
@@ -59,14 +92,17 @@ class AuditFilter:
         return clauses
 
 
-def entry(row: AuditLog, *, operator: bool = False) -> dict[str, Any]:
-    """One row as the API shows it; operators also see tenant, seq and request id."""
+def entry(
+    row: AuditLog, *, cipher: FieldCipher | None = None, operator: bool = False
+) -> dict[str, Any]:
+    """One row as the API shows it (the resource opened with ``cipher``); operators
+    also see tenant, seq and request id."""
     data: dict[str, Any] = {
         "id": row.id,
         "timestamp": timestamp_text(row.created_at),
         "action": row.action,
         "entity_type": row.entity_type,
-        "resource": row.resource,
+        "resource": shown_resource(cipher, row.resource),
         "details": json.loads(row.details),
         "success": bool(row.success),
         "user": row.user_fingerprint,
@@ -134,35 +170,76 @@ async def stream(session: AsyncSession, audit_filter: AuditFilter) -> AsyncItera
         yield row
 
 
-async def verify(database: Database, key: bytes, chain_id: int | None = None) -> list[ChainBreak]:
-    """The first break of every chain (empty: the trail is intact)."""
+async def _chain_rows(session: AsyncSession, chain_id: int) -> list[AuditLog]:
+    rows = await session.execute(
+        select(AuditLog).where(AuditLog.chain_id == chain_id).order_by(AuditLog.seq)
+    )
+    return list(rows.scalars())
+
+
+async def verify(
+    database: Database, key: bytes, cipher: FieldCipher | None, chain_id: int | None = None
+) -> list[ChainBreak]:
+    """The first break of every chain, and every tenant without its chain head
+    (empty: the trail is intact). ``cipher`` opens sealed resources (``None`` only for
+    a trail written without encryption)."""
     breaks: list[ChainBreak] = []
     async with database.transaction(write=False) as session:
         heads_query = select(AuditHead).order_by(AuditHead.chain_id)
+        headless = select(Tenant.id).where(Tenant.id.not_in(select(AuditHead.chain_id)))
         if chain_id is not None:
             heads_query = heads_query.where(AuditHead.chain_id == chain_id)
+            headless = headless.where(Tenant.id == chain_id)
         heads = list((await session.execute(heads_query)).scalars())
         known = {head.chain_id for head in heads}
         orphans_query = select(AuditLog.chain_id).where(AuditLog.chain_id.not_in(known))
         if chain_id is not None:
             orphans_query = orphans_query.where(AuditLog.chain_id == chain_id)
-        orphans = await session.execute(orphans_query.distinct())
+        orphans = set((await session.execute(orphans_query.distinct())).scalars())
         breaks.extend(
-            ChainBreak(orphan, None, None, "rows without a chain head")
-            for orphan in orphans.scalars()
+            ChainBreak(orphan, None, None, "rows without a chain head") for orphan in orphans
+        )
+        breaks.extend(
+            ChainBreak(tenant, None, None, MISSING_HEAD)
+            for tenant in (await session.execute(headless.order_by(Tenant.id))).scalars()
+            if tenant not in orphans
         )
         for head in heads:
-            rows = await session.execute(
-                select(AuditLog).where(AuditLog.chain_id == head.chain_id).order_by(AuditLog.seq)
-            )
-            problem = verify_rows(key, head, list(rows.scalars()))
+            rows = await _chain_rows(session, head.chain_id)
+            problem = verify_chain(key, head, rows, opener(cipher))
             if problem is not None:
                 breaks.append(problem)
-    return breaks
+    return sorted(breaks, key=lambda problem: problem.chain_id)
 
 
-async def prune(database: Database, older_than: datetime) -> dict[int, int]:
-    """Delete rows created before ``older_than``; rows removed per chain."""
+async def sign_heads(database: Database, key: bytes, cipher: FieldCipher | None) -> list[AuditHead]:
+    """Sign every unsigned head (written before revision 0005) whose rows verify
+    against it; the heads signed. Heads with a wrong MAC or broken rows are left
+    as they are, for :func:`verify` to report."""
+    signed: list[AuditHead] = []
+    async with database.transaction(write=False) as session:
+        unsigned = select(AuditHead.chain_id).where(AuditHead.head_mac.is_(None))
+        chains = list((await session.execute(unsigned.order_by(AuditHead.chain_id))).scalars())
+    for chain_id in chains:
+        async with database.transaction() as session:
+            head = (
+                await session.execute(
+                    select(AuditHead).where(AuditHead.chain_id == chain_id).with_for_update()
+                )
+            ).scalar_one()
+            if head_status(key, head) is not HeadStatus.UNSIGNED:
+                continue
+            rows = await _chain_rows(session, chain_id)
+            if verify_rows(key, head, rows, opener(cipher)) is None:
+                sign_head(key, head)
+                signed.append(head)
+    return signed
+
+
+async def prune(database: Database, key: bytes, older_than: datetime) -> dict[int, int]:
+    """Delete rows created before ``older_than``; rows removed per chain. The moved
+    base is signed only when the head was authentic before (never launders a
+    forged or unsigned head)."""
     removed: dict[int, int] = {}
     async with database.transaction(write=False) as session:
         chains = list((await session.execute(select(AuditHead.chain_id))).scalars())
@@ -183,9 +260,12 @@ async def prune(database: Database, older_than: datetime) -> dict[int, int]:
             ).scalar_one_or_none()
             if last is None:
                 continue
+            authentic = head_status(key, head) is HeadStatus.SIGNED
             result = await session.execute(
                 delete(AuditLog).where(AuditLog.chain_id == chain_id, AuditLog.seq <= last.seq)
             )
             head.base_seq, head.base_hash = last.seq, last.row_hash
+            if authentic:
+                sign_head(key, head)
             removed[chain_id] = int(getattr(result, "rowcount", 0))
     return removed

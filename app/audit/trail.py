@@ -4,6 +4,8 @@
   transaction (no change without its row, no row without its change).
 * :meth:`AuditTrail.record_check` does the same for decisions, only when
   ``AUTH_AUDIT_PERMISSION_CHECKS`` is on (it costs a write per check).
+* With encryption on, the resource (role, ``role:permission``, key id) is sealed
+  with the field cipher like the other value columns; reads open it again.
 * Users are written as keyed fingerprints (``u_`` + 16 hex of
   HMAC(audit key, tenant:user)), never raw; the user agent is clamped; no secret is
   ever passed in.
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.chain import AuditEvent, append
 
 if TYPE_CHECKING:
+    from app.security.cipher import FieldCipher
     from app.state import AppState
 
 SYSTEM_CHAIN = 0
@@ -65,6 +68,7 @@ class AuditTrail:
         *,
         enabled: bool = True,
         checks: bool = False,
+        cipher: FieldCipher | None = None,
     ) -> None:
         self.session = session
         self.key = key
@@ -72,6 +76,7 @@ class AuditTrail:
         self.context = context
         self.enabled = enabled
         self.checks = enabled and checks
+        self.cipher = cipher
 
     @classmethod
     def for_state(
@@ -86,6 +91,7 @@ class AuditTrail:
             context,
             enabled=settings.enable_audit_logging,
             checks=settings.audit_permission_checks,
+            cipher=state.cipher,
         )
 
     def fingerprint(self, user: str) -> str:
@@ -116,7 +122,10 @@ class AuditTrail:
             user_agent=agent[:USER_AGENT_LIMIT] if agent else None,
             request_id=self.context.request_id,
         )
-        await append(self.session, self.key, event)
+        if self.cipher is not None:
+            await append(self.session, self.key, event, self.cipher.seal)
+        else:
+            await append(self.session, self.key, event)
 
     async def record_check(
         self, action: str, entity_type: str, resource: str | None, user: str | None, allowed: bool

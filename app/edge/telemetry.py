@@ -21,40 +21,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from starlette.routing import Match
 from starlette.types import Scope
 
 from app.edge import context
+from app.route_templates import candidate_routes, route_template
 
 access_logger = logging.getLogger("app.access")
-
-UNMATCHED = "unmatched"
-
-
-def candidate_routes(app: Any) -> list[Any]:
-    """The application's routes, flattened through included routers."""
-    routes = list(getattr(getattr(app, "router", None), "routes", ()))
-    try:
-        from fastapi.routing import iter_route_contexts  # routers included as nested routes
-    except ImportError:  # pragma: no cover - FastAPI versions with flat route lists
-        return routes
-    return list(iter_route_contexts(routes))
-
-
-def match_template(routes: list[Any], scope: Scope) -> str:
-    """The template of the route the router would pick (a full match, else a
-    method mismatch), or :data:`UNMATCHED`."""
-    partial: str | None = None
-    for route in routes:
-        match, _ = route.matches(scope)
-        path = getattr(route, "path", None)
-        if not isinstance(path, str):
-            continue
-        if match is Match.FULL:
-            return path
-        if match is Match.PARTIAL and partial is None:
-            partial = path
-    return partial or UNMATCHED
 
 
 class RouteTemplates:
@@ -66,12 +38,9 @@ class RouteTemplates:
         self._routes: list[Any] | None = None
 
     def of(self, scope: Scope) -> str:
-        path = getattr(scope.get("route"), "path", None)
-        if isinstance(path, str):
-            return path
-        if self._routes is None:
+        if self._routes is None and scope.get("route") is None:
             self._routes = candidate_routes(scope.get("app"))
-        return match_template(self._routes, scope)
+        return route_template(scope, self._routes)
 
 
 def log_access(scope: Scope, method: str, route: str, status: int, seconds: float) -> None:

@@ -5,7 +5,10 @@ failed authentication with an unknown credential). Within a chain ``seq`` grows 
 one per row and ``row_hash = HMAC(audit key, prev_hash + canonical row)``, so an
 edited, removed or reordered row breaks the chain at that point.
 ``audit_heads`` holds each chain's last ``seq``/hash (locked by every append, which
-serialises writers of one chain) and the ``base`` left behind by pruning.
+serialises writers of one chain) and the ``base`` left behind by pruning, authenticated
+by ``head_mac`` (HMAC under the audit key over chain, head and base; ``NULL`` for a
+head written before revision 0005 and not yet signed). Every tenant has a head from
+its creation on, so a chain deleted whole is missed by ``audit verify``.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class AuditHead(Base):
     head_hash: Mapped[str] = mapped_column(String(64), nullable=False, default=GENESIS_HASH)
     base_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     base_hash: Mapped[str] = mapped_column(String(64), nullable=False, default=GENESIS_HASH)
+    head_mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class EncryptionState(Base):

@@ -28,7 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from app.config import Settings
 from app.db import Database
 from app.db_ops import insert_ignore
-from app.models import ApiKey, EncryptionState, Grant, Membership, Role
+from app.models import ApiKey, AuditLog, EncryptionState, Grant, Membership, Role
 from app.security.cipher import (
     CANARY_PLAINTEXT,
     EncryptionConfigError,
@@ -56,6 +56,8 @@ ENCRYPTED_COLUMNS = (
     EncryptedColumn("api_keys.user_name", ApiKey.id, ApiKey.user_name),
     EncryptedColumn("api_keys.label", ApiKey.id, ApiKey.label),
     EncryptedColumn("roles.description", Role.id, Role.description, descriptions=True),
+    # Audit rows hash the plaintext resource, so re-encrypting them keeps the chain.
+    EncryptedColumn("audit_log.resource", AuditLog.id, AuditLog.resource),
 )
 
 

@@ -2,7 +2,8 @@
 
 One :class:`AuthFailures` per application. ``record`` increments the counter of a
 :class:`FailureReason` and writes one structured log line (logger
-``app.security.auth``) with the reason, method, path and client address. The
+``app.security.auth``) with the reason, method, route template (never the raw path, which holds user
+ids) and client address. The
 presented credential is never passed in, so it cannot be logged.
 """
 
@@ -34,7 +35,7 @@ class AuthFailures:
         self._counts: Counter[FailureReason] = Counter()
         self._lock = threading.Lock()
 
-    def record(self, reason: FailureReason, *, method: str, path: str, client: str | None) -> None:
+    def record(self, reason: FailureReason, *, method: str, route: str, client: str | None) -> None:
         with self._lock:
             self._counts[reason] += 1
         logger.warning(
@@ -43,7 +44,7 @@ class AuthFailures:
                 "event": "auth_failure",
                 "reason": reason.value,
                 "method": method,
-                "path": path,
+                "route": route,
                 "client_ip": client,
             },
         )

@@ -40,7 +40,7 @@ async def create_tenant(settings: Settings, label: str | None) -> tuple[int, str
     client_key = str(uuid.uuid4())
     async with open_state(settings) as state, state.database.transaction() as session:
         tenant_id = await create_operator_tenant(
-            session, hash_client_key(client_key, state.secrets.key_hash), label
+            session, hash_client_key(client_key, state.secrets.key_hash), label, state.secrets.audit
         )
         await AuditTrail.for_state(state, session, tenant_id, OPERATOR).record(
             "CREATE_TENANT", "tenant", str(tenant_id), details={"label": label}

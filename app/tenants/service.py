@@ -9,6 +9,10 @@ the busy timeout) instead of upgrading a stale read snapshot. Concurrent first
 requests with one key create one tenant: the second waits on the first's row (or
 SQLite's lock) and then reads it; if the first is refused, the second registers.
 
+Every tenant gets its signed, empty audit chain head in the transaction that creates
+it (:func:`app.audit.chain.open_chain`), so ``audit verify`` can tell a tenant with no
+history from one whose chain was deleted.
+
 Refusals (all 401): a rotated-away key (never re-registered), a disabled tenant, an
 unknown key in closed-registration mode.
 """
@@ -22,6 +26,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.chain import open_chain
 from app.config import Registration
 from app.db_ops import insert_ignore
 from app.decisions.revision import bump_revision
@@ -75,6 +80,8 @@ async def resolve_client_key(
     key_hash: str,
     registration: Registration,
     before_register: Callable[[], Awaitable[None]] | None = None,
+    *,
+    audit_key: bytes,
 ) -> TenantRecord:
     """The tenant behind a client key hash; raises :class:`Unauthorized` when refused.
     A new tenant is added in ``session``'s transaction (committed with the request).
@@ -97,16 +104,23 @@ async def resolve_client_key(
     if before_register is not None:
         await before_register()
     await insert_ignore(session, Tenant, {"key_hash": key_hash}, ["key_hash"])
+    tenant_id = (
+        await session.execute(select(Tenant.id).where(Tenant.key_hash == key_hash))
+    ).scalar_one()
+    await open_chain(session, audit_key, tenant_id)
     record = await find_by_key_hash(session, key_hash)
     if record is None:  # pragma: no cover - committed just above, never deleted
         raise Unauthorized("Unknown client key.", reason=FailureReason.UNKNOWN_KEY)
     return _usable(record)
 
 
-async def create_operator_tenant(session: AsyncSession, key_hash: str, label: str | None) -> int:
+async def create_operator_tenant(
+    session: AsyncSession, key_hash: str, label: str | None, audit_key: bytes
+) -> int:
     tenant = Tenant(key_hash=key_hash, label=label, operator_created=True)
     session.add(tenant)
     await session.flush()
+    await open_chain(session, audit_key, tenant.id)
     return tenant.id
 
 

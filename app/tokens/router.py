@@ -175,7 +175,11 @@ async def issue_token(
     client_key, scope = await _client_key_and_scope(request)
     key_hash = hash_client_key(client_key, state.secrets.key_hash)
     tenant = await resolve_client_key(
-        session, key_hash, settings.tenant_registration, registration_guard(request)
+        session,
+        key_hash,
+        settings.tenant_registration,
+        registration_guard(request),
+        audit_key=state.secrets.audit,
     )
     service = TokenService(session, state.tokens, settings, audit)
     pair = await service.issue(tenant.id, tenant.key_generation, scope)

@@ -172,3 +172,37 @@ async def test_every_line_of_a_request_carries_its_id(edge_client: EdgeClient) -
     assert failure[0]["reason"] == "missing_header"
     assert "should-never-appear" not in json.dumps(lines)
     assert "alice" not in json.dumps(access)
+
+
+async def test_refusal_and_error_lines_name_the_route_never_the_raw_path(
+    edge_client: EdgeClient,
+) -> None:
+    """Failed authentication (the gate's and the service's) and unhandled errors log
+    the route template: the user id and permission in the raw path never reach a line."""
+
+    def prepare(app: Any) -> None:
+        async def explode(user: str) -> None:
+            raise RuntimeError("boom")
+
+        app.add_api_route("/probe/explode/{user}", explode, methods=["GET"])
+
+    user, permission = "carol.secret-user@example.com", "read-ledger-42"
+    loggers = ("app.access", "app.security.auth", "app.errors")
+    with json_lines(*loggers) as lines:
+        async with edge_client(prepare=prepare, raise_app_exceptions=False) as (_app, http):
+            path = f"/api/has_permission/{user}/{permission}"
+            assert (await http.get(path)).status_code == 401  # no credential: the gate
+            malformed = await http.get(path, headers={"Authorization": "Bearer not-a-key"})
+            assert malformed.status_code == 400  # the gate: a malformed credential
+            forged = await http.get(path, headers=bearer("e30.e30.c2ln"))
+            assert forged.status_code == 401  # a forged token: refused by the service
+            assert (await http.get(f"/probe/explode/{user}")).status_code == 500
+    failures = [line for line in lines if line["logger"] == "app.security.auth"]
+    assert [line["route"] for line in failures] == ["/api/has_permission/{user}/{name}"] * 3
+    assert all("path" not in line for line in failures)
+    [error] = [line for line in lines if line["logger"] == "app.errors"]
+    assert (error["message"], error["route"]) == ("unhandled error", "/probe/explode/{user}")
+    assert "RuntimeError" in error["exception"]
+    text = json.dumps(lines)
+    assert user not in text
+    assert permission not in text

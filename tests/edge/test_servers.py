@@ -22,6 +22,7 @@ from tests.edge.redis_helpers import REDIS_URL, delete_prefix, require_redis
 pytestmark = pytest.mark.e2e
 
 LINE_FIELDS = {"timestamp", "level", "logger", "message", "request_id"}
+USER = "alice@example.com"
 
 
 def start(workdir: Path, database: Path, **env: str) -> ServerProcess:
@@ -141,12 +142,12 @@ def _full_flow(http: httpx.Client) -> tuple[list[str], list[str]]:
     for method, path in [
         ("POST", "/api/role/editors"),
         ("POST", "/api/permission/editors/publish"),
-        ("POST", "/api/membership/alice@example.com/editors"),
+        ("POST", f"/api/membership/{USER}/editors"),
     ]:
         assert call(method, path, key).status_code == 200
-    assert call("GET", "/api/has_permission/alice@example.com/publish", key.upper()).json()[
-        "data"
-    ] == {"has_permission": True}
+    assert call("GET", f"/api/has_permission/{USER}/publish", key.upper()).json()["data"] == {
+        "has_permission": True
+    }
 
     tokens = call("POST", "/api/token", key, json={"scope": "admin"}).json()
     secrets += [tokens["access_token"], tokens["refresh_token"]]
@@ -160,7 +161,7 @@ def _full_flow(http: httpx.Client) -> tuple[list[str], list[str]]:
         == 401
     )
 
-    issued = call("POST", "/api/apikeys/user/alice@example.com", key, json={"label": "ci"})
+    issued = call("POST", f"/api/apikeys/user/{USER}", key, json={"label": "ci"})
     api_key = issued.json()["data"]["api_key"]
     secrets.append(api_key)
     assert call("POST", "/api/apikeys/validate", key, json={"api_key": api_key}).json()["data"][
@@ -179,6 +180,8 @@ def _full_flow(http: httpx.Client) -> tuple[list[str], list[str]]:
     rotated = call("POST", "/api/keys/rotate", key).json()["data"]["new_key"]
     secrets += [rotated, rotated.upper()]
     assert call("GET", "/api/roles", key).status_code == 401  # the old key is dead
+    # A refused request whose path names a user: only its route template is logged.
+    assert call("GET", f"/api/has_permission/{USER}/publish", key).status_code == 401
     assert call("GET", "/api/roles", rotated).status_code == 200
     assert call("POST", "/api/keys/recover", json={"rotate_key": rotate_key}).status_code == 401
     rotate_key = call("POST", "/api/keys/get_rotate_key", rotated).json()["data"]["rotate_key"]
@@ -241,7 +244,9 @@ def test_logs_of_a_full_run_are_json_and_hold_no_secret(servers: ExitStack, tmp_
     # Lines written while a request ran carry its id; uvicorn writes through the same format.
     failures = [line for line in lines if line.get("event") == "auth_failure"]
     assert {line["request_id"] for line in failures} <= set(sent_ids)
-    assert len(failures) == 4
+    assert len(failures) == 5
+    assert {line["route"] for line in failures} >= {"/api/has_permission/{user}/{name}"}
+    assert USER not in raw  # user ids travel in paths; logs name route templates only
     assert any(line["logger"] == "uvicorn.error" for line in lines)
     assert any(line["logger"] == "sqlalchemy.engine.Engine" for line in lines)
     assert not any(line["logger"] == "uvicorn.access" for line in lines)

@@ -71,6 +71,11 @@ class Dataset:
             "api_keys.user_name": len(LABELS),
             "api_keys.label": len(LABELS),
             "roles.description": sum(text is not None for text in DESCRIPTIONS.values()),
+            # One audit row, with a resource, per write of :func:`populate`.
+            "audit_log.resource": len(DESCRIPTIONS)
+            + sum(len(names) for names in GRANTS.values())
+            + sum(len(users) for users in self.members.values())
+            + len(LABELS),
         }
 
     def allowed(self, user: str, permission: str) -> bool:

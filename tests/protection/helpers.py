@@ -164,10 +164,23 @@ async def tenant_rows(app: FastAPI, table: str, tenant_id: int) -> list[dict[str
     return await fetch(app, sql, tenant=tenant_id)
 
 
+def opened(app: FastAPI, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Audit rows with their resource opened. With encryption on, every stored
+    resource must be sealed (``enc:v1:``): a plaintext one fails here."""
+    cipher = state(app).cipher
+    result = []
+    for row in rows:
+        stored = row["resource"]
+        if cipher.enabled and stored is not None:
+            assert stored.startswith(ENCRYPTED_PREFIX), stored
+        result.append(row | {"resource": cipher.open_optional(stored)})
+    return result
+
+
 async def audit_rows(app: FastAPI, chain_id: int) -> list[dict[str, Any]]:
-    return await fetch(
-        app, "SELECT * FROM audit_log WHERE chain_id = :chain ORDER BY seq", chain=chain_id
-    )
+    """One chain's rows in ``seq`` order, resources opened (see :func:`opened`)."""
+    sql = "SELECT * FROM audit_log WHERE chain_id = :chain ORDER BY seq"
+    return opened(app, await fetch(app, sql, chain=chain_id))
 
 
 async def audit_total(app: FastAPI) -> int:
@@ -251,7 +264,7 @@ class AuditWatch:
         )
         if rows:
             self.seen = int(rows[-1]["seq"])
-        return rows
+        return opened(self.app, rows)
 
     async def events(self) -> list[tuple[str, str, str | None, bool, str | None]]:
         return [event(row) for row in await self.new()]

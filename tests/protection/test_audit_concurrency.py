@@ -39,4 +39,6 @@ async def test_concurrent_writes_chain_without_gaps(
     assert all(row["prev_hash"] == before["row_hash"] for before, row in pairwise(rows))
     resources = sorted(row["resource"] for row in rows[1:])
     assert resources == sorted(f"base:perm{index}" for index in range(WRITES))
-    assert await verify(state(app).database, state(app).secrets.audit, tenant) == []
+    assert (
+        await verify(state(app).database, state(app).secrets.audit, state(app).cipher, tenant) == []
+    )

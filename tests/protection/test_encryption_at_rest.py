@@ -1,8 +1,9 @@
 """Encryption at rest: what the database really holds for each protected field.
 
 Rows are read with SQL, past the service. With encryption on, no user id, permission
-name, API-key label or role description appears in any column of the tenant's rows;
-each is ``enc:v1:`` + a Fernet token under the configured key. In both modes the
+name, API-key label or role description appears in any column of the tenant's rows,
+nor in its audit rows (resources, decision audits included); each is ``enc:v1:`` + a
+Fernet token under the configured key. In both modes the
 ``*_key`` lookup columns are HMACs scoped to the tenant.
 """
 
@@ -14,6 +15,8 @@ import httpx
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
+from app.audit.admin import query_entries
+from app.audit.service import verify
 from tests.api.helpers import assert_bare, assert_wrapped, tenant_client
 from tests.conftest import TEST_FERNET_KEY
 from tests.protection.helpers import (
@@ -21,7 +24,10 @@ from tests.protection.helpers import (
     HEX64,
     TENANT_TABLES,
     blind_index,
+    fetch,
+    http_client,
     leaked,
+    state,
     tenant_of,
     tenant_rows,
 )
@@ -114,3 +120,38 @@ async def test_lookup_keys_differ_between_tenants(
     same_value = protection == "plain"
     assert (first["memberships"]["user_name"] == second["memberships"]["user_name"]) is same_value
     assert (first["grants"]["permission"] == second["grants"]["permission"]) is same_value
+
+
+async def test_audit_trail_at_rest(protection: str, checks_app: FastAPI, client_key: str) -> None:
+    """Audit resources (``role:permission``, decision audits) are sealed like the
+    fields they name; the tenant's reads and the operator's query show them opened."""
+    async with http_client(checks_app, client_key) as api:
+        await _populate(api)
+        checked = await api.get(f"/api/has_permission/{USER}/{PERMISSION}")
+        assert checked.json()["data"] == {"has_permission": True}
+        tenant = await tenant_of(checks_app, api)
+        trail = (await api.get("/api/audit", params={"limit": 500})).json()["data"]["entries"]
+    rows = await fetch(checks_app, "SELECT * FROM audit_log WHERE chain_id = :c", c=tenant)
+    resources = [row["resource"] for row in rows if row["resource"] is not None]
+    assert len(resources) == len(rows) == 5
+    if protection == "encrypted":
+        assert leaked(rows, (*PROTECTED, ROLE)) == set()
+        assert all(resource.startswith(ENCRYPTED_PREFIX) for resource in resources)
+        resources = [_opened(resource) for resource in resources]
+    expected = {
+        ("CREATE_ROLE", ROLE),
+        ("ADD_MEMBERSHIP", ROLE),
+        ("ADD_PERMISSION", f"{ROLE}:{PERMISSION}"),
+        ("CHECK_PERMISSION", PERMISSION),
+    }
+    assert set(resources) >= {resource for _action, resource in expected}
+    assert {(entry["action"], entry["resource"]) for entry in trail} >= expected
+    operator = await query_entries(state(checks_app).settings, tenant=tenant)
+    assert {(entry["action"], entry["resource"]) for entry in operator} >= expected
+    breaks = await verify(
+        state(checks_app).database,
+        state(checks_app).secrets.audit,
+        state(checks_app).cipher,
+        tenant,
+    )
+    assert breaks == []

@@ -38,6 +38,7 @@ COLUMNS = [
     "api_keys.user_name",
     "api_keys.label",
     "roles.description",
+    "audit_log.resource",
 ]
 
 
@@ -106,6 +107,11 @@ async def test_enable_then_rotate(
     async with running(settings_a) as app, http_client(app, CLIENT_KEY) as api:
         await check_answers(api, data)
         assert await stored_under(app, KEY_A) == Counter(data.counts())
+    # Audit rows hash their plaintext resource: encrypting them keeps every chain intact.
+    verified = await database.cli_in_process(
+        monkeypatch, "audit", "verify", **on, AUTH_ENCRYPTION_KEY=KEY_A
+    )
+    assert (verified.returncode, verified.stdout) == (0, "audit trail intact\n"), verified.stderr
 
     both = {**on, "AUTH_ENCRYPTION_KEY": f"{KEY_B},{KEY_A}"}
     before = await database.cli_in_process(monkeypatch, "encryption", "status", **both)
@@ -118,6 +124,8 @@ async def test_enable_then_rotate(
     assert rotated.stdout == f"{total} value(s) now encrypted under the newest key\n"
     after = await database.cli_in_process(monkeypatch, "encryption", "status", **both)
     assert parse_status(after.stdout) == usage_under("key 1", data)
+    verified = await database.cli_in_process(monkeypatch, "audit", "verify", **both)
+    assert (verified.returncode, verified.stdout) == (0, "audit trail intact\n"), verified.stderr
 
     settings_b = database.settings(enable_encryption=True, encryption_key=KEY_B)
     async with running(settings_b) as app, http_client(app, CLIENT_KEY) as api:

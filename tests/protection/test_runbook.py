@@ -116,10 +116,16 @@ class Operator:
         self.start()
 
     def cli(self, command: str, **values: str) -> subprocess.CompletedProcess[str]:
+        """Run an ``auth-server`` line; ``> FILE`` writes its output to FILE, as a shell would."""
         self.done.append(("auth-server", command))
         args = shlex.split(fill(command, {k.replace("_", "-"): v for k, v in values.items()}))
+        output = None
+        if ">" in args:
+            args, output = args[: args.index(">")], args[args.index(">") + 1]
         result = run_cli(args[1:], self.env, self.workdir)
         assert result.returncode == 0, result.stderr
+        if output is not None:
+            (self.workdir / output).write_text(result.stdout, encoding="utf-8")
         return result
 
     def curl(self, method: str, path: str, credential: str, **values: str) -> httpx.Response:
@@ -161,9 +167,11 @@ class Loot:
     rotate_key: str
 
 
-def breach(operator: Operator, client_key: str) -> Loot:
-    """The owner's data, then the attacker's changes with a token from the leaked key,
-    and the tenant's rotate key fetched to take the tenant back after a rotation."""
+HEAD_DOCUMENT = "audit-head.json"
+
+
+def owner_history(operator: Operator, client_key: str) -> None:
+    """The owner's data, written before the last head document was taken."""
     ok(operator.http("POST", "/api/role/payments", client_key, {"description": "Card refunds"}))
     for path in (
         "/api/role/auditors",
@@ -173,6 +181,11 @@ def breach(operator: Operator, client_key: str) -> Loot:
         "/api/membership/audrey/auditors",
     ):
         assert ok(operator.http("POST", path, client_key)) == {"result": True}
+
+
+def breach(operator: Operator, client_key: str) -> Loot:
+    """The attacker's changes with a token from the leaked key, and the tenant's rotate
+    key fetched to take the tenant back after a rotation."""
     admin = {"scope": "admin"}
     token: str = ok(operator.http("POST", "/api/token", client_key, admin))["access_token"]
     for path in ("/api/permission/payments/export-cards", "/api/membership/mallory/payments"):
@@ -213,6 +226,9 @@ def test_incident_runbook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     client_key = str(uuid.uuid4())
     operator.start()
     try:
+        owner_history(operator, client_key)
+        operator.step("Before an incident: anchor the audit trail")
+        operator.cli("auth-server audit head > <head-document>", head_document=HEAD_DOCUMENT)
         loot = breach(operator, client_key)
         new_client_key, tenant_id = walk(operator, client_key, loot, old_key)
         investigate_in_python(operator, python_blocks, monkeypatch, tenant_id)
@@ -239,7 +255,9 @@ def walk(operator: Operator, client_key: str, loot: Loot, old_key: str) -> tuple
     operator.export("AUTH_ENCRYPTION_KEY", f"{new_key},{old_key}")
     operator.restart()
     rotated = operator.cli("auth-server encryption rotate")
-    assert rotated.stdout == "5 value(s) now encrypted under the newest key\n"
+    # 5 protected fields and the resources of 12 audit rows (roles, grants, members, tokens,
+    # the rotate key fetched).
+    assert rotated.stdout == "17 value(s) now encrypted under the newest key\n"
     status = parse_status(operator.cli("auth-server encryption status").stdout)
     assert status == {
         "memberships.user_name": {"key 1": 2},
@@ -247,6 +265,7 @@ def walk(operator: Operator, client_key: str, loot: Loot, old_key: str) -> tuple
         "api_keys.user_name": {},
         "api_keys.label": {},
         "roles.description": {"key 1": 1},
+        "audit_log.resource": {"key 1": 12},
     }
     operator.export("AUTH_ENCRYPTION_KEY", new_key)
     operator.restart()
@@ -301,7 +320,10 @@ def walk(operator: Operator, client_key: str, loot: Loot, old_key: str) -> tuple
         "ROTATE_KEY",
         "GET_ROTATE_KEY",
     ]
-    assert operator.cli("auth-server audit verify").stdout == "audit trail intact\n"
+    verified = operator.cli(
+        "auth-server audit verify --since-head <head-document>", head_document=HEAD_DOCUMENT
+    )
+    assert verified.stdout == "audit trail intact\n"
     return new_client_key, tenant_id
 
 
