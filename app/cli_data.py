@@ -4,10 +4,13 @@ audit query [--action A] [--hours H] [--entity-type T] [--tenant ID|KEY] [--limi
 audit verify [--tenant ID|KEY]        exit 1 and name the first broken row
 audit export [--output FILE] [--since ISO]   JSON lines, oldest first
 audit prune --older-than-days N       keeps the chains verifiable
-encryption status                     rows per key, per encrypted column
+encryption status                     rows per key (with each key's fingerprint)
 encryption rotate [--batch-size N]    re-encrypt everything under the newest key
 encryption enable [--batch-size N]    encrypt a plaintext database; a service running
                                       meanwhile must already have encryption on
+
+Results go to standard output; progress of long work (verify, export, prune,
+rotate, enable, backup) and "nothing matched" notes go to standard error.
 """
 
 from __future__ import annotations
@@ -17,9 +20,24 @@ import asyncio
 import json
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.config import Settings
+if TYPE_CHECKING:
+    from app.config import Settings
+
+
+def say(message: str) -> None:
+    """A note for the operator on standard error (never mixed into results)."""
+    print(f"auth-server: {message}", file=sys.stderr, flush=True)
+
+
+def progress(what: str, done: int, total: int) -> None:
+    """A progress bar on standard error, redrawn in place; a newline once complete."""
+    width = 30
+    filled = width if total == 0 else int(width * min(done, total) / total)
+    bar = "#" * filled + "-" * (width - filled)
+    end = "\n" if done >= total else ""
+    print(f"\r{what:<24} [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
 def _audit_query(settings: Settings, args: argparse.Namespace) -> int:
@@ -37,13 +55,15 @@ def _audit_query(settings: Settings, args: argparse.Namespace) -> int:
     )
     for row in rows:
         print(json.dumps(row, sort_keys=True))
+    if not rows:
+        say("no audit entries matched")
     return 0
 
 
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from app.audit.admin import verify_trail
 
-    breaks = asyncio.run(verify_trail(settings, args.tenant))
+    breaks = asyncio.run(verify_trail(settings, args.tenant, progress))
     if not breaks:
         print("audit trail intact")
         return 0
@@ -58,9 +78,9 @@ def _audit_export(settings: Settings, args: argparse.Namespace) -> int:
     since = datetime.fromisoformat(args.since) if args.since else None
     if args.output:
         with open(args.output, "w", encoding="utf-8") as output:
-            count = asyncio.run(export_trail(settings, output, since=since))
+            count = asyncio.run(export_trail(settings, output, since=since, progress=progress))
     else:
-        count = asyncio.run(export_trail(settings, sys.stdout, since=since))
+        count = asyncio.run(export_trail(settings, sys.stdout, since=since, progress=progress))
     print(f"exported {count} audit rows", file=sys.stderr)
     return 0
 
@@ -68,17 +88,9 @@ def _audit_export(settings: Settings, args: argparse.Namespace) -> int:
 def _audit_prune(settings: Settings, args: argparse.Namespace) -> int:
     from app.audit.admin import prune_trail
 
-    removed = asyncio.run(prune_trail(settings, args.older_than_days))
+    removed = asyncio.run(prune_trail(settings, args.older_than_days, progress))
     print(f"pruned {sum(removed.values())} audit rows from {len(removed)} chain(s)")
     return 0
-
-
-def _progress(column: str, done: int, total: int) -> None:
-    width = 30
-    filled = width if total == 0 else int(width * done / total)
-    bar = "#" * filled + "-" * (width - filled)
-    end = "\n" if done >= total else ""
-    print(f"\r{column:<24} [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
 async def _with_cipher(settings: Settings, work: str, batch_size: int) -> Any:
@@ -89,14 +101,28 @@ async def _with_cipher(settings: Settings, work: str, batch_size: int) -> Any:
         if work == "status":
             return await key_usage(state.database, state.cipher)
         return await reencrypt(
-            state.database, state.cipher, batch_size=batch_size, progress=_progress
+            state.database, state.cipher, batch_size=batch_size, progress=progress
         )
 
 
+def _named(label: str, fingerprints: list[str]) -> str:
+    """``key N`` with the key's fingerprint: ``key 1 [3f9a0c12]``."""
+    if label.startswith("key "):
+        position = int(label.removeprefix("key ")) - 1
+        if 0 <= position < len(fingerprints):
+            return f"{label} [{fingerprints[position]}]"
+    return label
+
+
 def _encryption_status(settings: Settings, _args: argparse.Namespace) -> int:
+    from app.security.encryption import key_fingerprints
+
     usage = asyncio.run(_with_cipher(settings, "status", 0))
+    fingerprints = key_fingerprints(settings)
     for column, counts in usage.items():
-        summary = ", ".join(f"{label}: {count}" for label, count in sorted(counts.items()))
+        summary = ", ".join(
+            f"{_named(label, fingerprints)}: {count}" for label, count in sorted(counts.items())
+        )
         print(f"{column:<24} {summary or 'no rows'}")
     return 0
 
@@ -108,31 +134,49 @@ def _encryption_rewrite(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+TENANT_HELP = "tenant id or client key (default: every tenant)"
+
+
 def register(commands: Any) -> None:
     """Add the ``audit`` and ``encryption`` command groups to the CLI parser."""
     audit = commands.add_parser("audit", help="query, verify, export or prune the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     query = audit_commands.add_parser("query", help="print matching entries as JSON lines")
-    query.add_argument("--action", help="an action (DELETE_ROLE) or a word of one (delete)")
-    query.add_argument("--hours", type=float, help="only the last H hours")
-    query.add_argument("--entity-type", dest="entity_type")
-    query.add_argument("--tenant", help="tenant id or client key")
-    query.add_argument("--limit", type=int, default=100)
+    query.add_argument(
+        "--action",
+        help="an action (DELETE_ROLE) or a word of one (delete) (default: every action)",
+    )
+    query.add_argument("--hours", type=float, help="only the last H hours (default: all time)")
+    query.add_argument(
+        "--entity-type", dest="entity_type", help="role, membership, ... (default: every type)"
+    )
+    query.add_argument("--tenant", help=TENANT_HELP)
+    query.add_argument(
+        "--limit", type=int, default=100, help="newest N entries at most (default: 100)"
+    )
     query.set_defaults(handler=_audit_query)
     verify = audit_commands.add_parser("verify", help="check the hash chains")
-    verify.add_argument("--tenant", help="tenant id or client key (default: every chain)")
+    verify.add_argument("--tenant", help=TENANT_HELP)
     verify.set_defaults(handler=_audit_verify)
     export = audit_commands.add_parser("export", help="JSON lines for log aggregation")
     export.add_argument("--output", help="file to write (default: standard output)")
-    export.add_argument("--since", help="ISO-8601 time; only newer rows")
+    export.add_argument("--since", help="ISO-8601 time; only newer rows (default: every row)")
     export.set_defaults(handler=_audit_export)
     prune_cmd = audit_commands.add_parser("prune", help="delete old rows, keep chains verifiable")
-    prune_cmd.add_argument("--older-than-days", dest="older_than_days", type=int, required=True)
+    prune_cmd.add_argument(
+        "--older-than-days",
+        dest="older_than_days",
+        type=int,
+        required=True,
+        help="delete rows older than N days, N >= 1 (required, no default)",
+    )
     prune_cmd.set_defaults(handler=_audit_prune)
 
     encryption = commands.add_parser("encryption", help="field encryption at rest")
     enc_commands = encryption.add_subparsers(dest="encryption_command", required=True)
-    enc_commands.add_parser("status", help="rows per key").set_defaults(handler=_encryption_status)
+    enc_commands.add_parser(
+        "status", help="rows per key, each key named by its fingerprint"
+    ).set_defaults(handler=_encryption_status)
     for name, text in (
         ("rotate", "re-encrypt every value under the newest AUTH_ENCRYPTION_KEY (online)"),
         (
@@ -141,5 +185,11 @@ def register(commands: Any) -> None:
         ),
     ):
         command = enc_commands.add_parser(name, help=text)
-        command.add_argument("--batch-size", dest="batch_size", type=int, default=500)
+        command.add_argument(
+            "--batch-size",
+            dest="batch_size",
+            type=int,
+            default=500,
+            help="rows per transaction (default: 500)",
+        )
         command.set_defaults(handler=_encryption_rewrite)

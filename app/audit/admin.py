@@ -12,7 +12,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, TypeVar
 
 from app.audit.chain import ChainBreak
-from app.audit.service import AuditFilter, entry, prune, query, stream, verify
+from app.audit.service import (
+    AuditFilter,
+    Progress,
+    count,
+    entry,
+    prune,
+    query,
+    stream,
+    verify,
+)
 from app.config import Settings
 from app.db import Database
 from app.runtime import open_state
@@ -22,6 +31,7 @@ from app.tenants.service import find_by_key_hash
 from app.utc import as_utc
 
 T = TypeVar("T")
+EXPORT_STEP = 1000
 
 
 async def _run(settings: Settings, work: Callable[[Database, ServerSecrets], Awaitable[T]]) -> T:
@@ -71,35 +81,51 @@ async def query_entries(
     return await _run(settings, work)
 
 
-async def verify_trail(settings: Settings, tenant: int | str | None = None) -> list[ChainBreak]:
+async def verify_trail(
+    settings: Settings, tenant: int | str | None = None, progress: Progress | None = None
+) -> list[ChainBreak]:
     async def work(database: Database, secrets: ServerSecrets) -> list[ChainBreak]:
-        return await verify(database, secrets.audit, await _chain_id(database, secrets, tenant))
+        chain_id = await _chain_id(database, secrets, tenant)
+        return await verify(database, secrets.audit, chain_id, progress)
 
     return await _run(settings, work)
 
 
-async def export_trail(settings: Settings, output: TextIO, *, since: datetime | None = None) -> int:
+async def export_trail(
+    settings: Settings,
+    output: TextIO,
+    *,
+    since: datetime | None = None,
+    progress: Progress | None = None,
+) -> int:
     """Write every row as one JSON object per line (oldest first); rows written.
-    A naive ``since`` is UTC."""
+    A naive ``since`` is UTC. ``progress`` hears every :data:`EXPORT_STEP` rows."""
     audit_filter = AuditFilter(since=as_utc(since) if since is not None else None)
 
     async def work(database: Database, _secrets: ServerSecrets) -> int:
-        count = 0
+        written = 0
         async with database.transaction(write=False) as session:
+            total = await count(session, audit_filter) if progress is not None else 0
             async for row in stream(session, audit_filter):
                 output.write(json.dumps(entry(row, operator=True), sort_keys=True) + "\n")
-                count += 1
-        return count
+                written += 1
+                if progress is not None and written % EXPORT_STEP == 0:
+                    progress("audit rows exported", written, max(total, written))
+        if progress is not None:
+            progress("audit rows exported", written, written)
+        return written
 
     return await _run(settings, work)
 
 
-async def prune_trail(settings: Settings, older_than_days: int) -> dict[int, int]:
+async def prune_trail(
+    settings: Settings, older_than_days: int, progress: Progress | None = None
+) -> dict[int, int]:
     if older_than_days < 1:
         raise ValueError("--older-than-days must be at least 1")
     cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
 
     async def work(database: Database, _secrets: ServerSecrets) -> dict[int, int]:
-        return await prune(database, cutoff)
+        return await prune(database, cutoff, progress)
 
     return await _run(settings, work)

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.chain import ChainBreak, timestamp_text, verify_rows
 from app.db import Database
 from app.models import AuditHead, AuditLog
+
+Progress = Callable[[str, int, int], None]
+"""(what, done, total): called by long operator jobs as they advance."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,14 @@ async def query(
     return int(total or 0), list(rows.scalars())
 
 
+async def count(session: AsyncSession, audit_filter: AuditFilter) -> int:
+    """How many rows match (for an export's progress)."""
+    total = await session.scalar(
+        _filtered(select(func.count()).select_from(AuditLog), audit_filter)
+    )
+    return int(total or 0)
+
+
 async def stream(session: AsyncSession, audit_filter: AuditFilter) -> AsyncIterator[AuditLog]:
     """Every matching row, oldest first (for export)."""
     result = await session.stream_scalars(
@@ -104,8 +115,14 @@ async def stream(session: AsyncSession, audit_filter: AuditFilter) -> AsyncItera
         yield row
 
 
-async def verify(database: Database, key: bytes, chain_id: int | None = None) -> list[ChainBreak]:
-    """The first break of every chain (empty: the trail is intact)."""
+async def verify(
+    database: Database,
+    key: bytes,
+    chain_id: int | None = None,
+    progress: Progress | None = None,
+) -> list[ChainBreak]:
+    """The first break of every chain (empty: the trail is intact). ``progress`` is
+    called after each chain with (what, chains done, chains in all)."""
     breaks: list[ChainBreak] = []
     async with database.transaction(write=False) as session:
         heads_query = select(AuditHead).order_by(AuditHead.chain_id)
@@ -121,22 +138,29 @@ async def verify(database: Database, key: bytes, chain_id: int | None = None) ->
             ChainBreak(orphan, None, None, "rows without a chain head")
             for orphan in orphans.scalars()
         )
-        for head in heads:
+        for done, head in enumerate(heads, start=1):
             rows = await session.execute(
                 select(AuditLog).where(AuditLog.chain_id == head.chain_id).order_by(AuditLog.seq)
             )
             problem = verify_rows(key, head, list(rows.scalars()))
             if problem is not None:
                 breaks.append(problem)
+            if progress is not None:
+                progress("audit chains verified", done, len(heads))
     return breaks
 
 
-async def prune(database: Database, older_than: datetime) -> dict[int, int]:
-    """Delete rows created before ``older_than``; rows removed per chain."""
+async def prune(
+    database: Database, older_than: datetime, progress: Progress | None = None
+) -> dict[int, int]:
+    """Delete rows created before ``older_than``; rows removed per chain. ``progress``
+    is called after each chain with (what, chains done, chains in all)."""
     removed: dict[int, int] = {}
     async with database.transaction(write=False) as session:
         chains = list((await session.execute(select(AuditHead.chain_id))).scalars())
-    for chain_id in chains:
+    for done, chain_id in enumerate(chains, start=1):
+        if progress is not None and done > 1:
+            progress("audit chains pruned", done - 1, len(chains))
         async with database.transaction() as session:
             head = (
                 await session.execute(
@@ -158,4 +182,6 @@ async def prune(database: Database, older_than: datetime) -> dict[int, int]:
             )
             head.base_seq, head.base_hash = last.seq, last.row_hash
             removed[chain_id] = int(getattr(result, "rowcount", 0))
+    if progress is not None:
+        progress("audit chains pruned", len(chains), len(chains))
     return removed
