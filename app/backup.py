@@ -70,6 +70,8 @@ class BackupReport:
     secrets: dict[str, str] = field(default_factory=dict)
     """Variables the copy depends on -> where their value came from."""
     secrets_path: Path | None = None
+    written: bool = False
+    """A new copy (the secrets lines are about it) rather than a verified one."""
 
     def lines(self, outcome: str) -> list[str]:
         rows = " ".join(f"{table}={count}" for table, count in self.counts.items())
@@ -79,7 +81,12 @@ class BackupReport:
             f"revision: {self.revision} (head)",
             f"rows: {rows}",
         ]
-        if self.secrets:
+        if self.written and not self.secrets:
+            lines.append(
+                "secrets: none configured for this command; restore it with the "
+                "AUTH_KEY_HASH_SECRET (and AUTH_ENCRYPTION_KEY) the service uses"
+            )
+        elif self.secrets:
             needs = ", ".join(f"{name} ({source})" for name, source in self.secrets.items())
             lines.append(f"secrets: restore it with the same {needs}")
             lines.append(
@@ -164,7 +171,7 @@ def backup(
         raise BackupError(f"copying {source} failed: {exc}") from exc
     report = verify_backup(destination, step=step)
     sources = {name: source for name, (_, source) in secrets.items()}
-    return replace(report, secrets=sources, secrets_path=secrets_path)
+    return replace(report, secrets=sources, secrets_path=secrets_path, written=True)
 
 
 def _write_secrets(path: Path, values: dict[str, str]) -> None:

@@ -139,13 +139,13 @@ def _tenant_disable(settings: Settings, args: argparse.Namespace) -> int:
 
 def _backup(settings: Settings, args: argparse.Namespace) -> int:
     from app.backup import BackupError, UsePgDump, backup, verify_backup
-    from app.cli_data import say
+    from app.cli_data import step
 
     try:
         if args.verify:
-            report = verify_backup(args.path, step=say)
+            report = verify_backup(args.path, step=step)
         else:
-            report = backup(settings, args.path, with_secrets=args.with_secrets, step=say)
+            report = backup(settings, args.path, with_secrets=args.with_secrets, step=step)
     except UsePgDump as exc:
         print(f"auth-server: {exc}", file=sys.stderr)
         return 2

@@ -9,8 +9,9 @@ encryption rotate [--batch-size N]    re-encrypt everything under the newest key
 encryption enable [--batch-size N]    encrypt a plaintext database; a service running
                                       meanwhile must already have encryption on
 
-Results go to standard output; progress of long work (verify, export, prune,
-rotate, enable, backup) and "nothing matched" notes go to standard error.
+Results go to standard output, notes ("nothing matched") to standard error. Long
+work (verify, export, prune, rotate, enable, backup) shows its progress on standard
+error when that is a terminal; redirected to a file or a pipe, it stays quiet.
 """
 
 from __future__ import annotations
@@ -31,8 +32,17 @@ def say(message: str) -> None:
     print(f"auth-server: {message}", file=sys.stderr, flush=True)
 
 
+def step(message: str) -> None:
+    """What a long job is doing now (on a terminal only)."""
+    if sys.stderr.isatty():
+        say(message)
+
+
 def progress(what: str, done: int, total: int) -> None:
-    """A progress bar on standard error, redrawn in place; a newline once complete."""
+    """A progress bar on standard error, redrawn in place, a newline once complete
+    (on a terminal only)."""
+    if not sys.stderr.isatty():
+        return
     width = 30
     filled = width if total == 0 else int(width * min(done, total) / total)
     bar = "#" * filled + "-" * (width - filled)

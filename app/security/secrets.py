@@ -104,7 +104,7 @@ def _read_stored(path: Path) -> dict[str, str]:
     """The generated secrets kept at ``path`` (``{}`` when there is no file yet)."""
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return {}
     except OSError as exc:
         raise SecretsError(
