@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     rekey_cmd = tenant_commands.add_parser(
         "rekey", help="give a tenant a new client key, print it once (old key, tokens die)"
     )
-    rekey_cmd.add_argument("tenant_id", type=int)
+    rekey_cmd.add_argument("tenant_id", type=int, help="the tenant's id (see tenant list)")
     rekey_cmd.set_defaults(handler=_tenant_rekey)
     disable_cmd = tenant_commands.add_parser("disable", help="disable a tenant")
     disable_cmd.add_argument("tenant_id", type=int, help="the tenant's id (see tenant list)")
