@@ -12,10 +12,17 @@
 * PostgreSQL is backed up with ``pg_dump``, which is consistent online by design:
   :func:`backup` raises :class:`UsePgDump` whose message is the exact command (the URL
   without its password), and ``auth-server backup`` exits with status 2.
+* A copy is only usable with the secrets it was written under (client keys are found
+  by their HMAC under ``AUTH_KEY_HASH_SECRET``; the blind index and the audit chain
+  hang off it too). :attr:`BackupReport.secrets` names them and where they came from;
+  with ``with_secrets`` they are also written to ``<backup>.secrets.env`` (mode 0600,
+  ``NAME='value'`` lines a shell can source), created like the copy: never
+  overwriting, never readable by others.
 
-Restoring a SQLite backup: stop the service; move the database file and its ``-wal``
-and ``-shm`` files away (a stale ``-wal`` next to a restored file would be replayed
-into it); copy the backup into place with mode 0600; start the service.
+Restoring a SQLite backup (docs/runbook.md, "Restore from a backup"): stop the
+service; move the database file and its ``-wal`` and ``-shm`` files away (a stale
+``-wal`` next to a restored file would be replayed into it); copy the backup into
+place with mode 0600; give the service the secrets the backup names; start it.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ from __future__ import annotations
 import os
 import shlex
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
@@ -32,8 +40,11 @@ from sqlalchemy.engine import URL, make_url
 from app.config import Settings
 from app.db_url import DatabaseTarget
 from app.migrations import head_revision
+from app.security.secrets import restorable_secrets
 
 BACKUP_FILE_MODE = 0o600
+SECRETS_SUFFIX = ".secrets.env"
+Step = Callable[[str], None]
 COUNT_QUERIES: dict[str, str] = {
     "tenants": "SELECT count(*) FROM tenants",
     "roles": "SELECT count(*) FROM roles",
@@ -56,15 +67,34 @@ class BackupReport:
     integrity: str
     revision: str
     counts: dict[str, int] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Variables the copy depends on -> where their value came from."""
+    secrets_path: Path | None = None
+    written: bool = False
+    """A new copy (the secrets lines are about it) rather than a verified one."""
 
     def lines(self, outcome: str) -> list[str]:
         rows = " ".join(f"{table}={count}" for table, count in self.counts.items())
-        return [
+        lines = [
             f"backup {self.path} {outcome}",
             f"integrity: {self.integrity}",
             f"revision: {self.revision} (head)",
             f"rows: {rows}",
         ]
+        if self.written and not self.secrets:
+            lines.append(
+                "secrets: none configured for this command; restore it with the "
+                "AUTH_KEY_HASH_SECRET (and AUTH_ENCRYPTION_KEY) the service uses"
+            )
+        elif self.secrets:
+            needs = ", ".join(f"{name} ({source})" for name, source in self.secrets.items())
+            lines.append(f"secrets: restore it with the same {needs}")
+            lines.append(
+                f"secrets: written to {self.secrets_path} (mode 0600)"
+                if self.secrets_path is not None
+                else "secrets: not in the backup; keep them safe or rerun with --with-secrets"
+            )
+        return lines
 
 
 def pg_dump_command(database_url: str, destination: Path) -> str:
@@ -90,8 +120,22 @@ def pg_dump_command(database_url: str, destination: Path) -> str:
     )
 
 
-def backup(settings: Settings, destination: Path) -> BackupReport:
-    """Copy the configured SQLite database to ``destination`` online, then verify it."""
+def secrets_path_for(destination: Path) -> Path:
+    """Where ``--with-secrets`` writes the secrets of the backup ``destination``."""
+    return destination.with_name(destination.name + SECRETS_SUFFIX)
+
+
+def backup(
+    settings: Settings,
+    destination: Path,
+    *,
+    with_secrets: bool = False,
+    step: Step | None = None,
+) -> BackupReport:
+    """Copy the configured SQLite database to ``destination`` online, then verify it.
+
+    ``with_secrets`` also writes :func:`secrets_path_for` (never overwritten).
+    ``step`` is told what the backup is doing as each phase starts."""
     target = settings.database
     if not target.is_sqlite:
         configured = settings.database_url or settings.postgresql_url
@@ -103,23 +147,55 @@ def backup(settings: Settings, destination: Path) -> BackupReport:
             f"and check the dump with: pg_restore --list {shlex.quote(str(destination))}"
         )
     source = _sqlite_file(target)
+    secrets = restorable_secrets(settings)
+    secrets_path = secrets_path_for(destination) if with_secrets else None
     _create_private_file(destination)
     try:
+        if secrets_path is not None:
+            _create_private_file(secrets_path)
+    except BackupError:
+        destination.unlink(missing_ok=True)
+        raise
+    try:
+        if step is not None:
+            size = source.stat().st_size
+            step(f"copying {source} ({size / 1048576:.1f} MiB) to {destination}")
         _copy(source, destination, timeout=settings.sqlite_busy_timeout_ms / 1000)
         os.chmod(destination, BACKUP_FILE_MODE)
+        if secrets_path is not None:
+            _write_secrets(secrets_path, {name: value for name, (value, _) in secrets.items()})
     except (sqlite3.Error, OSError) as exc:
-        destination.unlink(missing_ok=True)
+        for path in (destination, secrets_path):
+            if path is not None:
+                path.unlink(missing_ok=True)
         raise BackupError(f"copying {source} failed: {exc}") from exc
-    return verify_backup(destination)
+    report = verify_backup(destination, step=step)
+    sources = {name: source for name, (_, source) in secrets.items()}
+    return replace(report, secrets=sources, secrets_path=secrets_path, written=True)
 
 
-def verify_backup(path: Path) -> BackupReport:
+def _write_secrets(path: Path, values: dict[str, str]) -> None:
+    lines = [
+        "# Secrets of the auth backup beside this file. Restore with it:",
+        "#   set -a; . ./this-file; set +a",
+    ]
+    if "AUTH_ENCRYPTION_KEY" in values:
+        lines.append("AUTH_ENABLE_ENCRYPTION=true")
+    lines.extend(f"{name}={shlex.quote(value)}" for name, value in values.items())
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.chmod(path, BACKUP_FILE_MODE)
+
+
+def verify_backup(path: Path, *, step: Step | None = None) -> BackupReport:
     """Open ``path`` read-only and check that it is a sound backup of this release."""
     if not path.is_file():
         raise BackupError(f"no backup file at {path}")
     uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
         with closing(sqlite3.connect(uri, uri=True)) as connection:
+            if step is not None:
+                step(f"checking the integrity of {path}")
             integrity = [row[0] for row in connection.execute("PRAGMA integrity_check")]
             if integrity != ["ok"]:
                 raise BackupError(f"{path} is damaged: {'; '.join(map(str, integrity[:5]))}")

@@ -1,7 +1,8 @@
 """``auth-server``: the operator's entry point.
 
     auth-server                 same as ``auth-server serve``
-    auth-server serve           migrate (unless AUTH_MIGRATE_ON_START=false), then serve
+    auth-server serve [--host H] [--port P] [--workers N]
+                                migrate (unless AUTH_MIGRATE_ON_START=false), then serve
     auth-server migrate [REV]   upgrade the schema to REV (default: head)
     auth-server tenant create [--label L]   create a tenant; prints its client key once
     auth-server tenant list                 list tenants (never their keys)
@@ -10,57 +11,58 @@
     auth-server audit query|verify|head|export|prune  see app/cli_data.py
     auth-server tokens prune                          see app/cli_data.py
     auth-server encryption status|rotate|enable       see app/cli_data.py
-    auth-server backup PATH                 online copy of the SQLite database, then checked
+    auth-server backup [--with-secrets] PATH  online copy of the SQLite database, checked
     auth-server backup --verify PATH        check a backup: integrity, revision, row counts
 
 Configuration comes from the environment (``AUTH_*``), ``.env`` and the secrets
-directory, exactly as for the server. Exit status is non-zero on any failure, with a
-one-line message naming the setting to fix.
+directory, exactly as for the server; ``serve``'s flags win over ``AUTH_HOST``,
+``AUTH_PORT`` and ``AUTH_WORKERS``. Every command logs in the server's format
+(``AUTH_LOG_FORMAT``, ``AUTH_LOG_LEVEL``): ``serve`` to standard output, the others to
+standard error, so that their standard output is only their result. A failure caused
+by configuration or the environment prints one line naming the setting to fix and
+exits non-zero (2: configuration, 1: database or files; see
+:mod:`app.operator_errors`), never a traceback.
+
+Heavy modules (SQLAlchemy, Alembic, FastAPI, uvicorn) are imported by the command that
+needs them, so ``--help`` and ``--version`` answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from app import __version__
 from app.cli_data import register as register_data_commands
-from app.config import Settings, load_settings
-from app.db import build_engine
-from app.edge.logs import build_log_config, configure_logging
-from app.migrations import SchemaNotCurrent, assert_schema_current, upgrade
-from app.production import ProductionReadinessError, check_production_readiness
-from app.security.cipher import EncryptionConfigError, StoredDataCorrupt
-from app.security.secrets import SecretsError, load_server_secrets
 
-logger = logging.getLogger("app.cli")
+if TYPE_CHECKING:
+    from app.config import Settings
 
 
-async def _check_schema(settings: Settings) -> None:
-    """Raise :class:`SchemaNotCurrent` unless the database is at the code's head."""
-    engine = build_engine(settings)
-    try:
-        await assert_schema_current(engine)
-    finally:
-        await engine.dispose()
+async def _preflight(settings: Settings) -> None:
+    """Open everything the server opens (secrets, schema, encryption canary) once,
+    so that a refusal is one line here rather than a failed application start-up."""
+    from app.runtime import open_state
+
+    async with open_state(settings):
+        pass
 
 
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     import uvicorn
 
-    configure_logging(settings)  # start-up and migration messages in the service's format
+    from app.edge.logs import build_log_config
+    from app.migrations import upgrade
+    from app.production import check_production_readiness
+
     check_production_readiness(settings)  # refuse before binding the port
-    load_server_secrets(settings)  # fail before binding the port, and create dev secrets once
     if settings.migrate_on_start:
         upgrade(settings.database)
-    else:
-        asyncio.run(_check_schema(settings))  # refuse before binding the port
+    asyncio.run(_preflight(settings))  # refuse before binding; creates dev secrets once
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -80,6 +82,8 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from app.migrations import upgrade
+
     upgrade(settings.database, args.revision)
     print(f"database at {settings.database.redacted()} upgraded to {args.revision}")
     return 0
@@ -136,9 +140,13 @@ def _tenant_disable(settings: Settings, args: argparse.Namespace) -> int:
 
 def _backup(settings: Settings, args: argparse.Namespace) -> int:
     from app.backup import BackupError, UsePgDump, backup, verify_backup
+    from app.cli_data import step
 
     try:
-        report = verify_backup(args.path) if args.verify else backup(settings, args.path)
+        if args.verify:
+            report = verify_backup(args.path, step=step)
+        else:
+            report = backup(settings, args.path, with_secrets=args.with_secrets, step=step)
     except UsePgDump as exc:
         print(f"auth-server: {exc}", file=sys.stderr)
         return 2
@@ -155,64 +163,112 @@ def _label(value: str) -> str:
     return value
 
 
+def _add_serve_options(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--host",
+        help="address to listen on (default: AUTH_HOST, else 127.0.0.1; 0.0.0.0 for all)",
+    )
+    serve.add_argument(
+        "--port", type=int, help="TCP port to listen on (default: AUTH_PORT, else 5000)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes, 1-64 (default: AUTH_WORKERS, else 1)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="auth-server", description="RBAC authorization service")
+    parser = argparse.ArgumentParser(
+        prog="auth-server",
+        description="RBAC authorization service. Settings come from AUTH_* variables, "
+        ".env and the secrets directory (see README.md); without a command, serve.",
+    )
     parser.add_argument("--version", action="version", version=f"auth-server {__version__}")
-    commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser("serve", help="run the HTTP service (default)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP service (the default command)",
+        description="Migrate the schema (unless AUTH_MIGRATE_ON_START=false), check the "
+        "secrets, schema and encryption keys, then serve. Flags win over AUTH_* variables.",
+    )
+    _add_serve_options(serve)
     serve.set_defaults(handler=_serve)
     migrate = commands.add_parser("migrate", help="upgrade the database schema")
-    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.add_argument(
+        "revision", nargs="?", default="head", help="target revision (default: head)"
+    )
     migrate.set_defaults(handler=_migrate)
     tenant = commands.add_parser("tenant", help="manage tenants (closed registration)")
     tenant_commands = tenant.add_subparsers(dest="tenant_command", required=True)
     create = tenant_commands.add_parser("create", help="create a tenant, print its key once")
     create.add_argument(
-        "--label", default=None, type=_label, help="a name for operators (1-64 chars)"
+        "--label",
+        default=None,
+        type=_label,
+        help="a name for operators, 1-64 printable characters (default: none)",
     )
     create.set_defaults(handler=_tenant_create)
     tenant_commands.add_parser("list", help="list tenants").set_defaults(handler=_tenant_list)
     rekey_cmd = tenant_commands.add_parser(
         "rekey", help="give a tenant a new client key, print it once (old key, tokens die)"
     )
-    rekey_cmd.add_argument("tenant_id", type=int)
+    rekey_cmd.add_argument("tenant_id", type=int, help="the tenant's id (see tenant list)")
     rekey_cmd.set_defaults(handler=_tenant_rekey)
     disable_cmd = tenant_commands.add_parser("disable", help="disable a tenant")
-    disable_cmd.add_argument("tenant_id", type=int)
+    disable_cmd.add_argument("tenant_id", type=int, help="the tenant's id (see tenant list)")
     disable_cmd.set_defaults(handler=_tenant_disable)
-    backup_cmd = commands.add_parser("backup", help="back up the SQLite database online")
+    backup_cmd = commands.add_parser(
+        "backup",
+        help="back up the SQLite database online",
+        description="Copy the SQLite database online (mode 0600), check the copy, and name "
+        "the secrets it depends on. PostgreSQL: prints the pg_dump command.",
+    )
     backup_cmd.add_argument("path", type=Path, help="the new backup file (never overwritten)")
     backup_cmd.add_argument(
-        "--verify", action="store_true", help="check an existing backup instead of writing one"
+        "--verify",
+        action="store_true",
+        help="check an existing backup instead of writing one (default: write)",
+    )
+    backup_cmd.add_argument(
+        "--with-secrets",
+        dest="with_secrets",
+        action="store_true",
+        help="also write the secrets the copy depends on to PATH.secrets.env, mode 0600 "
+        "(default: only name them)",
     )
     backup_cmd.set_defaults(handler=_backup)
     register_data_commands(commands)
-    parser.set_defaults(handler=_serve)
+    parser.set_defaults(handler=_serve, host=None, port=None, workers=None)
     return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``serve``'s flags, which win over the environment."""
+    names = ("host", "port", "workers")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings: Settings | None = None
     try:
-        settings = load_settings()
+        from app.config import load_settings
+        from app.edge.logs import configure_logging
+
+        settings = load_settings(**_overrides(args))
+        serving = args.handler is _serve
+        configure_logging(settings, "ext://sys.stdout" if serving else "ext://sys.stderr")
         code: int = args.handler(settings, args)
-    except ValidationError as exc:
-        fields = ", ".join(
-            f"AUTH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        print(f"auth-server: invalid configuration: {fields}", file=sys.stderr)
-        return 2
-    except (
-        SecretsError,
-        ProductionReadinessError,
-        SchemaNotCurrent,
-        EncryptionConfigError,
-        StoredDataCorrupt,
-        ValueError,
-    ) as exc:
-        print(f"auth-server: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        from app.operator_errors import describe
+
+        described = describe(exc, settings)
+        if described is None:
+            raise
+        status, message = described
+        print(f"auth-server: {message}", file=sys.stderr)
+        return status
     return code
 
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from limits import parse as parse_limit
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.db_url import DatabaseTarget, resolve_database_target
+if TYPE_CHECKING:  # imported when used: ``auth-server --help`` stays fast
+    from app.db_url import DatabaseTarget
 
 DEFAULT_SECRETS_DIR = Path("/run/secrets")
 
@@ -151,6 +151,8 @@ class Settings(BaseSettings):
     @property
     def database(self) -> DatabaseTarget:
         """The resolved async database target (URL + driver connect arguments)."""
+        from app.db_url import resolve_database_target
+
         if self.database_url is not None:
             return resolve_database_target(self.database_url.get_secret_value())
         if self.database_type is DatabaseType.POSTGRESQL:
@@ -249,6 +251,8 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _check_rate_limit(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from limits import parse as parse_limit
+
         if value is None:
             return None
         try:

@@ -1,9 +1,9 @@
 """Opening the service's shared resources, for the server and for operator commands.
 
 :func:`open_state` is the one place that turns :class:`Settings` into a ready
-:class:`AppState`: secrets loaded (or generated in development), field cipher built,
-engine created, schema checked against the code's head revision, encryption canary
-checked. The lifespan serves requests inside it; ``auth-server tenant|audit|
+:class:`AppState`: engine created, secrets loaded (or generated in development, but
+never for a database that already has tenants), field cipher built, schema checked
+against the code's head revision, encryption canary checked. The lifespan serves requests inside it; ``auth-server tenant|audit|
 encryption`` commands do their work inside it. The engine is disposed on exit.
 """
 
@@ -18,6 +18,7 @@ from app.decisions.probe import open_probe
 from app.decisions.service import Decisions
 from app.migrations import assert_schema_current
 from app.security.encryption import build_cipher, check_canary
+from app.security.fresh_secrets import refuse_fresh_secrets_over_tenants
 from app.security.secrets import load_server_secrets
 from app.state import AppState
 from app.tokens.codec import TokenCodec
@@ -37,10 +38,11 @@ async def open_decisions(state: AppState) -> AsyncIterator[Decisions]:
 
 @asynccontextmanager
 async def open_state(settings: Settings) -> AsyncIterator[AppState]:
-    secrets = load_server_secrets(settings)
-    cipher = build_cipher(settings, secrets)
     engine = build_engine(settings)
     try:
+        await refuse_fresh_secrets_over_tenants(settings, engine)
+        secrets = load_server_secrets(settings)
+        cipher = build_cipher(settings, secrets)
         await assert_schema_current(engine)
         database = Database(engine)
         await check_canary(database, cipher)

@@ -13,7 +13,17 @@ from typing import Any, TextIO, TypeVar
 
 from app.audit.anchor import check_since, head_document, read_document
 from app.audit.chain import ChainBreak
-from app.audit.service import AuditFilter, entry, prune, query, sign_heads, stream, verify
+from app.audit.service import (
+    AuditFilter,
+    Progress,
+    count,
+    entry,
+    prune,
+    query,
+    sign_heads,
+    stream,
+    verify,
+)
 from app.config import Settings
 from app.db import Database
 from app.runtime import open_state
@@ -24,6 +34,7 @@ from app.tenants.service import find_by_key_hash
 from app.utc import as_utc
 
 T = TypeVar("T")
+EXPORT_STEP = 1000
 
 
 async def _run(settings: Settings, work: Callable[[AppState], Awaitable[T]]) -> T:
@@ -75,16 +86,21 @@ async def query_entries(
 
 
 async def verify_trail(
-    settings: Settings, tenant: int | str | None = None, *, since_head: str | None = None
+    settings: Settings,
+    tenant: int | str | None = None,
+    *,
+    since_head: str | None = None,
+    progress: Progress | None = None,
 ) -> list[ChainBreak]:
     """Every break (empty: intact). ``since_head`` is the text of a head document
-    (``audit head``); its signature is checked first (:class:`HeadDocumentError`)."""
+    (``audit head``); its signature is checked first (:class:`HeadDocumentError`).
+    ``progress`` hears each chain verified."""
 
     async def work(state: AppState) -> list[ChainBreak]:
         key = state.secrets.audit
         anchors = read_document(key, since_head) if since_head is not None else []
         chain_id = await _chain_id(state.database, state.secrets, tenant)
-        breaks = await verify(state.database, key, state.cipher, chain_id)
+        breaks = await verify(state.database, key, state.cipher, chain_id, progress)
         async with state.database.transaction(write=False) as session:
             breaks += await check_since(session, anchors, chain_id)
         return breaks
@@ -114,29 +130,42 @@ async def signed_head_document(settings: Settings) -> tuple[dict[str, Any], list
     return await _run(settings, work)
 
 
-async def export_trail(settings: Settings, output: TextIO, *, since: datetime | None = None) -> int:
+async def export_trail(
+    settings: Settings,
+    output: TextIO,
+    *,
+    since: datetime | None = None,
+    progress: Progress | None = None,
+) -> int:
     """Write every row as one JSON object per line (oldest first); rows written.
-    A naive ``since`` is UTC."""
+    A naive ``since`` is UTC. ``progress`` hears every :data:`EXPORT_STEP` rows."""
     audit_filter = AuditFilter(since=as_utc(since) if since is not None else None)
 
     async def work(state: AppState) -> int:
-        count = 0
+        written = 0
         async with state.database.transaction(write=False) as session:
+            total = await count(session, audit_filter) if progress is not None else 0
             async for row in stream(session, audit_filter):
                 shown = entry(row, cipher=state.cipher, operator=True)
                 output.write(json.dumps(shown, sort_keys=True) + "\n")
-                count += 1
-        return count
+                written += 1
+                if progress is not None and written % EXPORT_STEP == 0:
+                    progress("audit rows exported", written, max(total, written))
+        if progress is not None:
+            progress("audit rows exported", written, written)
+        return written
 
     return await _run(settings, work)
 
 
-async def prune_trail(settings: Settings, older_than_days: int) -> dict[int, int]:
+async def prune_trail(
+    settings: Settings, older_than_days: int, progress: Progress | None = None
+) -> dict[int, int]:
     if older_than_days < 1:
         raise ValueError("--older-than-days must be at least 1")
     cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
 
     async def work(state: AppState) -> dict[int, int]:
-        return await prune(state.database, state.secrets.audit, cutoff)
+        return await prune(state.database, state.secrets.audit, cutoff, progress)
 
     return await _run(settings, work)

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,6 +55,10 @@ def shown_resource(cipher: FieldCipher | None, stored: str | None) -> str | None
         return cipher.open(stored)
     except StoredDataCorrupt:
         return UNREADABLE
+
+
+Progress = Callable[[str, int, int], None]
+"""(what, done, total): called by long operator jobs as they advance."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,14 @@ async def query(
     return int(total or 0), list(rows.scalars())
 
 
+async def count(session: AsyncSession, audit_filter: AuditFilter) -> int:
+    """How many rows match (for an export's progress)."""
+    total = await session.scalar(
+        _filtered(select(func.count()).select_from(AuditLog), audit_filter)
+    )
+    return int(total or 0)
+
+
 async def stream(session: AsyncSession, audit_filter: AuditFilter) -> AsyncIterator[AuditLog]:
     """Every matching row, oldest first (for export)."""
     result = await session.stream_scalars(
@@ -178,11 +190,16 @@ async def _chain_rows(session: AsyncSession, chain_id: int) -> list[AuditLog]:
 
 
 async def verify(
-    database: Database, key: bytes, cipher: FieldCipher | None, chain_id: int | None = None
+    database: Database,
+    key: bytes,
+    cipher: FieldCipher | None,
+    chain_id: int | None = None,
+    progress: Progress | None = None,
 ) -> list[ChainBreak]:
     """The first break of every chain, and every tenant without its chain head
     (empty: the trail is intact). ``cipher`` opens sealed resources (``None`` only for
-    a trail written without encryption)."""
+    a trail written without encryption). ``progress`` is called after each chain with
+    (what, chains done, chains in all)."""
     breaks: list[ChainBreak] = []
     async with database.transaction(write=False) as session:
         heads_query = select(AuditHead).order_by(AuditHead.chain_id)
@@ -204,11 +221,13 @@ async def verify(
             for tenant in (await session.execute(headless.order_by(Tenant.id))).scalars()
             if tenant not in orphans
         )
-        for head in heads:
+        for done, head in enumerate(heads, start=1):
             rows = await _chain_rows(session, head.chain_id)
             problem = verify_chain(key, head, rows, opener(cipher))
             if problem is not None:
                 breaks.append(problem)
+            if progress is not None:
+                progress("audit chains verified", done, len(heads))
     return sorted(breaks, key=lambda problem: problem.chain_id)
 
 
@@ -236,14 +255,19 @@ async def sign_heads(database: Database, key: bytes, cipher: FieldCipher | None)
     return signed
 
 
-async def prune(database: Database, key: bytes, older_than: datetime) -> dict[int, int]:
+async def prune(
+    database: Database, key: bytes, older_than: datetime, progress: Progress | None = None
+) -> dict[int, int]:
     """Delete rows created before ``older_than``; rows removed per chain. The moved
     base is signed only when the head was authentic before (never launders a
-    forged or unsigned head)."""
+    forged or unsigned head). ``progress`` is called after each chain with (what,
+    chains done, chains in all)."""
     removed: dict[int, int] = {}
     async with database.transaction(write=False) as session:
         chains = list((await session.execute(select(AuditHead.chain_id))).scalars())
-    for chain_id in chains:
+    for done, chain_id in enumerate(chains, start=1):
+        if progress is not None and done > 1:
+            progress("audit chains pruned", done - 1, len(chains))
         async with database.transaction() as session:
             head = (
                 await session.execute(
@@ -268,4 +292,6 @@ async def prune(database: Database, key: bytes, older_than: datetime) -> dict[in
             if authentic:
                 sign_head(key, head)
             removed[chain_id] = int(getattr(result, "rowcount", 0))
+    if progress is not None:
+        progress("audit chains pruned", len(chains), len(chains))
     return removed

@@ -101,8 +101,11 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def build_log_config(settings: Settings) -> dict[str, Any]:
-    """A :func:`logging.config.dictConfig` document (also uvicorn's ``log_config``)."""
+def build_log_config(settings: Settings, stream: str = "ext://sys.stdout") -> dict[str, Any]:
+    """A :func:`logging.config.dictConfig` document (also uvicorn's ``log_config``).
+
+    ``stream`` is where lines go: standard output for the server, standard error for
+    the other commands (their standard output is their result)."""
     level = _LEVELS[settings.log_level]
     formatter = "JsonFormatter" if settings.log_format == "json" else "TextFormatter"
     return {
@@ -113,7 +116,7 @@ def build_log_config(settings: Settings) -> dict[str, Any]:
             "default": {
                 "class": "logging.StreamHandler",
                 "formatter": "default",
-                "stream": "ext://sys.stdout",
+                "stream": stream,
             }
         },
         "root": {"handlers": ["default"], "level": level},
@@ -125,11 +128,13 @@ def build_log_config(settings: Settings) -> dict[str, Any]:
             "sqlalchemy.engine": {
                 "level": logging.INFO if settings.debug else logging.WARNING,
             },
+            # Alembic announces each of its plugins at INFO on every command.
+            "alembic.runtime.plugins": {"level": logging.WARNING},
             # These log bound values (key hashes, user names, form fields) at DEBUG.
             **{name: {"level": logging.WARNING} for name in QUIET_LIBRARIES},
         },
     }
 
 
-def configure_logging(settings: Settings) -> None:
-    logging.config.dictConfig(build_log_config(settings))
+def configure_logging(settings: Settings, stream: str = "ext://sys.stdout") -> None:
+    logging.config.dictConfig(build_log_config(settings, stream))

@@ -16,6 +16,7 @@ so answers stay correct throughout.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +60,20 @@ ENCRYPTED_COLUMNS = (
     # Audit rows hash the plaintext resource, so re-encrypting them keeps the chain.
     EncryptedColumn("audit_log.resource", AuditLog.id, AuditLog.resource),
 )
+
+
+def key_fingerprints(settings: Settings) -> list[str]:
+    """A short public name for each configured Fernet key, newest first (empty when
+    encryption is off): 8 hex digits of a domain-separated SHA-256 of the key. It tells
+    keys apart in ``encryption status`` (a rotation shows) and reveals nothing usable."""
+    if not settings.enable_encryption or settings.encryption_key is None:
+        return []
+    raw = settings.encryption_key.get_secret_value()
+    keys = [part.strip() for part in raw.split(",") if part.strip()]
+    return [
+        hashlib.sha256(b"auth fernet key fingerprint v1:" + key.encode()).hexdigest()[:8]
+        for key in keys
+    ]
 
 
 def build_cipher(settings: Settings, secrets: ServerSecrets) -> FieldCipher:

@@ -10,7 +10,10 @@ secrets (``AUTH_JWT_SECRET_KEY`` + ``AUTH_JWT_PREVIOUS_SECRET_KEYS``).
   (:func:`secret_problems`).
 * Development: a missing secret is generated with :func:`secrets.token_urlsafe` and
   kept in ``<state dir>/.auth-secrets.json`` (mode 0600), so restarts keep the same
-  tenants and sessions. The file is read once, at start.
+  tenants and sessions. The file is read once, at start. A secrets file that cannot
+  be read or written (a read-only directory) raises :class:`SecretsError` naming the
+  file, ``AUTH_STATE_DIR`` and the variables that avoid it. Generating secrets beside a
+  database that already has tenants is refused by :mod:`app.security.fresh_secrets`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from app.config import Settings
 logger = logging.getLogger("app.security.secrets")
 
 SECRETS_FILE_NAME = ".auth-secrets.json"
+_VARIABLES = {"key_hash": "AUTH_KEY_HASH_SECRET", "jwt_secret": "AUTH_JWT_SECRET_KEY"}
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_BITS = 80
 """Entropy estimated from character frequencies (Shannon, times the length). Random
@@ -179,20 +183,46 @@ def _check(settings: Settings, variable: str, value: str) -> None:
     logger.warning("weak secret (allowed outside production): %s", message)
 
 
-def _load_or_create(path: Path, names: list[str]) -> dict[str, str]:
-    stored: dict[str, str] = {}
-    if path.exists():
+def _read_stored(path: Path) -> dict[str, str]:
+    """The generated secrets kept at ``path`` (``{}`` when there is no file yet)."""
+    try:
         stored = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except OSError as exc:
+        raise SecretsError(
+            f"cannot read the development secrets file {path}: {exc.strerror}; "
+            "fix its permissions or set AUTH_STATE_DIR"
+        ) from None
+    except ValueError:
+        raise SecretsError(
+            f"the development secrets file {path} is not valid JSON: restore it from a "
+            "backup (or set AUTH_KEY_HASH_SECRET and AUTH_JWT_SECRET_KEY)"
+        ) from None
+    if not isinstance(stored, dict) or not all(isinstance(v, str) for v in stored.values()):
+        raise SecretsError(f"the development secrets file {path} is not a JSON object of strings")
+    return stored
+
+
+def _load_or_create(path: Path, names: list[str]) -> dict[str, str]:
+    stored = _read_stored(path)
     missing = [name for name in names if name not in stored]
     if missing:
         for name in missing:
             stored[name] = secrets.token_urlsafe(48)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(stored, handle)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(stored, handle)
+            os.replace(tmp, path)
+        except OSError as exc:
+            variables = ", ".join(_VARIABLES[name] for name in missing)
+            raise SecretsError(
+                f"cannot write the development secrets file {path} ({exc.strerror}): "
+                f"set AUTH_STATE_DIR to a writable directory, or set {variables}"
+            ) from None
     return stored
 
 
@@ -202,20 +232,40 @@ def _configured(value: SecretStr | None) -> str | None:
     return value.get_secret_value() or None
 
 
+def _configured_secrets(settings: Settings) -> dict[str, tuple[str, str | None]]:
+    """Each generatable secret: its variable and its configured value (or ``None``)."""
+    return {
+        "key_hash": (_VARIABLES["key_hash"], _configured(settings.key_hash_secret)),
+        "jwt_secret": (_VARIABLES["jwt_secret"], _configured(settings.jwt_secret_key)),
+    }
+
+
+def secrets_file(settings: Settings) -> Path:
+    """Where generated development secrets are kept."""
+    return settings.secrets_state_dir / SECRETS_FILE_NAME
+
+
+def secrets_to_generate(settings: Settings) -> list[str]:
+    """The variables :func:`load_server_secrets` would generate now: neither configured
+    nor kept in the secrets file (always empty in production, which never generates)."""
+    if settings.is_production:
+        return []
+    missing = [name for name, (_, value) in _configured_secrets(settings).items() if not value]
+    if not missing:
+        return []
+    stored = _read_stored(secrets_file(settings))
+    return [_VARIABLES[name] for name in missing if name not in stored]
+
+
 def load_server_secrets(settings: Settings) -> ServerSecrets:
     """Resolve every server secret, generating development ones when needed."""
-    configured = {
-        "key_hash": ("AUTH_KEY_HASH_SECRET", _configured(settings.key_hash_secret)),
-        "jwt_secret": ("AUTH_JWT_SECRET_KEY", _configured(settings.jwt_secret_key)),
-    }
+    configured = _configured_secrets(settings)
     if settings.is_production:
         problems = secret_problems(settings)
         if problems:
             raise SecretsError("refusing to start in production: " + "; ".join(problems))
     missing = [name for name, (_, value) in configured.items() if value is None]
-    generated = (
-        _load_or_create(settings.secrets_state_dir / SECRETS_FILE_NAME, missing) if missing else {}
-    )
+    generated = _load_or_create(secrets_file(settings), missing) if missing else {}
     values: dict[str, str] = {}
     for name, (variable, value) in configured.items():
         if value is None:
@@ -257,3 +307,30 @@ def _derived(
         _check(settings, variable, value)
         return value.encode("utf-8")
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(root)
+
+
+def restorable_secrets(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Every secret the stored data depends on: variable -> (value, where it came from).
+
+    The client-key hash secret (tenants are found by it; the blind index and audit keys
+    derive from it unless set), the JWT secrets (issued tokens), and when configured the
+    blind index key, the audit key and the encryption keys. Generated development
+    secrets come from the secrets file; nothing is generated here."""
+    stored = _read_stored(secrets_file(settings)) if not settings.is_production else {}
+    found: dict[str, tuple[str, str]] = {}
+    for name, (variable, value) in _configured_secrets(settings).items():
+        if value is not None:
+            found[variable] = (value, "configured")
+        elif name in stored:
+            found[variable] = (stored[name], str(secrets_file(settings)))
+    optional = {
+        "AUTH_JWT_PREVIOUS_SECRET_KEYS": settings.jwt_previous_secret_keys,
+        "AUTH_BLIND_INDEX_KEY": settings.blind_index_key,
+        "AUTH_AUDIT_KEY": settings.audit_key,
+        "AUTH_ENCRYPTION_KEY": settings.encryption_key if settings.enable_encryption else None,
+    }
+    for variable, secret in optional.items():
+        value = _configured(secret)
+        if value is not None:
+            found[variable] = (value, "configured")
+    return found

@@ -6,16 +6,18 @@ import asyncio
 import os
 import shutil
 import stat
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from app.backup import BackupError, BackupReport, backup, verify_backup
+from app.backup import BackupError, BackupReport, backup, secrets_path_for, verify_backup
 from app.config import Settings
 from app.main import create_app
 from app.migrations import head_revision, upgrade
@@ -78,15 +80,20 @@ async def test_backup_while_serving_then_restore(live_settings: Settings, tmp_pa
         report = await asyncio.to_thread(backup, live_settings, copy)
         assert_bare(await api.post("/api/role/interns"), True)  # after the backup
 
-    assert report == BackupReport(
+    verified = BackupReport(
         path=copy,
         integrity="ok",
         revision=str(head_revision()),
         counts={"tenants": 1, "roles": 2, "memberships": 1, "grants": 1},
     )
+    secrets = dict.fromkeys(["AUTH_KEY_HASH_SECRET", "AUTH_JWT_SECRET_KEY"], "configured")
+    if live_settings.enable_encryption:
+        secrets["AUTH_ENCRYPTION_KEY"] = "configured"
+    assert report == replace(verified, secrets=secrets, written=True)
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
     assert [path for path in sidecars(copy) if path.exists()] == []  # self-contained
-    assert verify_backup(copy) == report
+    assert not secrets_path_for(copy).exists()  # only with --with-secrets
+    assert verify_backup(copy) == verified
 
     # Restore: the service is stopped; the file and its sidecars are replaced.
     for path in [live, *sidecars(live)]:
@@ -140,12 +147,14 @@ async def test_cli_backup_and_verify(live_settings: Settings, tmp_path: Path) ->
 
     rows = "rows: tenants=1 roles=2 memberships=1 grants=1"
     revision = f"revision: {head_revision()} (head)"
-    assert (written.returncode, written.stderr) == (0, "")
+    assert (written.returncode, written.stderr) == (0, "")  # progress: on a terminal only
     assert written.stdout.splitlines() == [
         f"backup {copy} written (mode 0600)",
         "integrity: ok",
         revision,
         rows,
+        "secrets: none configured for this command; restore it with the "
+        "AUTH_KEY_HASH_SECRET (and AUTH_ENCRYPTION_KEY) the service uses",
     ]
     verified = run_cli(["backup", "--verify", str(copy)], env, tmp_path)
     assert (verified.returncode, verified.stderr) == (0, "")
@@ -177,3 +186,50 @@ def test_cli_points_postgresql_to_pg_dump(tmp_path: Path) -> None:
         "and check the dump with: pg_restore --list /backups/auth.dump",
     ]
     assert "s3cret" not in result.stderr
+
+
+async def test_backup_with_secrets(live_settings: Settings, tmp_path: Path) -> None:
+    """``--with-secrets`` writes what the copy needs, 0600, as lines a shell can source;
+    an existing secrets file is never overwritten and then no copy is left behind."""
+    live = str(live_settings.database.url.database)
+    configured = {
+        "AUTH_KEY_HASH_SECRET": "k" * 40,
+        "AUTH_JWT_SECRET_KEY": "it's $secret " + "j" * 30,  # quotes and shell syntax
+        "AUTH_AUDIT_KEY": "a" * 40,
+    }
+    env = server_env(tmp_path / "home", AUTH_SQLITE_PATH=live, **configured)
+    copy = tmp_path / "with-secrets.sqlite3"
+    written = run_cli(["backup", "--with-secrets", str(copy)], env, tmp_path)
+    assert written.returncode == 0, written.stderr
+    secrets_file = secrets_path_for(copy)
+    assert written.stdout.splitlines()[-2:] == [
+        "secrets: restore it with the same AUTH_KEY_HASH_SECRET (configured), "
+        "AUTH_JWT_SECRET_KEY (configured), AUTH_AUDIT_KEY (configured)",
+        f"secrets: written to {secrets_file} (mode 0600)",
+    ]
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    for value in configured.values():
+        assert value not in written.stdout + written.stderr
+    sourced = (
+        await asyncio.to_thread(
+            subprocess.run,
+            ["bash", "-c", f"set -a; . {secrets_file}; set +a; env -0"],
+            env={"PATH": os.environ["PATH"]},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    ).stdout
+    exported = dict(item.split("=", 1) for item in sourced.split("\0") if "=" in item)
+    assert {name: exported[name] for name in configured} == configured
+
+    second = tmp_path / "second.sqlite3"
+    secrets_path_for(second).write_text("keep me")
+    refused = run_cli(["backup", "--with-secrets", str(second)], env, tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"auth-server: backup failed: {secrets_path_for(second)} exists; "
+        "backups never overwrite a file\n"
+    )
+    assert not second.exists()
+    assert secrets_path_for(second).read_text() == "keep me"

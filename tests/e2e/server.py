@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -68,11 +69,21 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
 
 
 class ServerProcess:
-    """``auth-server serve`` on ``127.0.0.1:port``, logging to ``workdir/server.log``."""
+    """``auth-server serve`` on ``127.0.0.1:port``, logging to ``workdir/server.log``.
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+    ``args`` replaces ``serve`` (e.g. ``serve --port N``); ``port`` is where it listens
+    (default: ``AUTH_PORT`` of ``env``)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str],
+        args: Sequence[str] = ("serve",),
+        port: int | None = None,
+    ) -> None:
         self.workdir = workdir
-        self.port = int(env["AUTH_PORT"])
+        self.port = port if port is not None else int(env["AUTH_PORT"])
+        self._args = list(args)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
         self._env = env
@@ -92,7 +103,7 @@ class ServerProcess:
     def start(self) -> None:
         self._log = self.log_path.open("wb")
         self._process = subprocess.Popen(
-            [auth_server_executable(), "serve"],
+            [auth_server_executable(), *self._args],
             env=self._env,
             cwd=self.workdir,
             stdin=subprocess.DEVNULL,

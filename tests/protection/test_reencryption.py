@@ -11,6 +11,8 @@ process against a live server is in ``test_online_rotation``).
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections import Counter
 
 import pytest
@@ -43,7 +45,8 @@ COLUMNS = [
 
 
 def parse_status(output: str) -> dict[str, dict[str, int]]:
-    """``encryption status`` output: column -> {"key 1": rows, ...}."""
+    """``encryption status`` output: column -> {"key 1": rows, ...} (fingerprints, as in
+    ``key 1 [3f9a0c12]``, left out; :func:`status_fingerprints` reads them)."""
     usage: dict[str, dict[str, int]] = {}
     for line in output.splitlines():
         column, summary = line.split(None, 1)
@@ -51,9 +54,19 @@ def parse_status(output: str) -> dict[str, dict[str, int]]:
         if summary != "no rows":
             for part in summary.split(", "):
                 label, count = part.rsplit(": ", 1)
-                counts[label] = int(count)
+                counts[re.sub(r" \[[0-9a-f]{8}\]$", "", label)] = int(count)
         usage[column] = counts
     return usage
+
+
+def status_fingerprints(output: str) -> set[str]:
+    """Every ``key N [fingerprint]`` named in ``encryption status`` output."""
+    return set(re.findall(r"key \d+ \[[0-9a-f]{8}\]", output))
+
+
+def fingerprint(key: str) -> str:
+    """The documented fingerprint of a Fernet key (computed independently here)."""
+    return hashlib.sha256(b"auth fernet key fingerprint v1:" + key.encode()).hexdigest()[:8]
 
 
 def usage_under(label: str, data: Dataset) -> dict[str, dict[str, int]]:
@@ -117,6 +130,8 @@ async def test_enable_then_rotate(
     before = await database.cli_in_process(monkeypatch, "encryption", "status", **both)
     assert before.returncode == 0, before.stderr
     assert parse_status(before.stdout) == usage_under("key 2", data)
+    fingerprint_a, fingerprint_b = (fingerprint(key) for key in (KEY_A, KEY_B))
+    assert status_fingerprints(before.stdout) == {f"key 2 [{fingerprint_a}]"}
     rotated = await database.cli_in_process(
         monkeypatch, "encryption", "rotate", "--batch-size", "3", **both
     )
@@ -126,6 +141,9 @@ async def test_enable_then_rotate(
     assert parse_status(after.stdout) == usage_under("key 1", data)
     verified = await database.cli_in_process(monkeypatch, "audit", "verify", **both)
     assert (verified.returncode, verified.stdout) == (0, "audit trail intact\n"), verified.stderr
+    assert status_fingerprints(after.stdout) == {f"key 1 [{fingerprint_b}]"}  # rotation shows
+    for key in (KEY_A, KEY_B):
+        assert key not in before.stdout + after.stdout
 
     settings_b = database.settings(enable_encryption=True, encryption_key=KEY_B)
     async with running(settings_b) as app, http_client(app, CLIENT_KEY) as api:

@@ -32,6 +32,7 @@ from tests.protection.test_reencryption import parse_status
 pytestmark = pytest.mark.e2e
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "runbook.md"
+RESTORE_PART = "# Restore from a backup"  # the rest of the page: tests/deploy/test_restore.py
 Action = tuple[str, str]
 
 
@@ -42,6 +43,8 @@ def runbook_actions() -> tuple[list[Action], list[str]]:
     block: list[str] | None = None
     language = ""
     for line in RUNBOOK.read_text(encoding="utf-8").splitlines():
+        if line == RESTORE_PART:
+            break
         if line.startswith("```"):
             if block is None:
                 block, language = [], line[3:]
