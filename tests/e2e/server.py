@@ -70,8 +70,10 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
 class ServerProcess:
     """``auth-server serve`` on ``127.0.0.1:port``, logging to ``workdir/server.log``."""
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], executable: str | None = None) -> None:
+        """``executable``: the ``auth-server`` to run (default: this environment's)."""
         self.workdir = workdir
+        self.executable = executable or auth_server_executable()
         self.port = int(env["AUTH_PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
@@ -92,7 +94,7 @@ class ServerProcess:
     def start(self) -> None:
         self._log = self.log_path.open("wb")
         self._process = subprocess.Popen(
-            [auth_server_executable(), "serve"],
+            [self.executable, "serve"],
             env=self._env,
             cwd=self.workdir,
             stdin=subprocess.DEVNULL,
