@@ -171,7 +171,6 @@ def test_configmap_holds_no_secret_and_is_production(monkeypatch: pytest.MonkeyP
     for variable, value in data.items():  # as envFrom gives them to the container
         monkeypatch.setenv(variable, value)
     settings = Settings(_env_file=None)
-
     assert settings.tenant_registration is Registration.CLOSED
     assert "localhost" in settings.allowed_hosts  # the probes' Host
 
