@@ -8,6 +8,11 @@
 
 Alembic's ``env.py`` runs its own event loop, so these functions are synchronous;
 async callers run them in a worker thread.
+
+Where the migrations are: the top-level ``alembic/`` and ``alembic.ini`` of the source
+tree are the source of truth (a checkout, an editable install). A built wheel carries a
+copy of both as ``app/_alembic/`` (``setup.py`` makes it), so a regular install
+migrates without the source tree. :data:`MIGRATIONS_ROOT` is whichever holds them.
 """
 
 from __future__ import annotations
@@ -24,8 +29,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alembic import command
 from app.db_url import DatabaseTarget
 
+PACKAGED_ROOT = Path(__file__).resolve().parent / "_alembic"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SCRIPT_LOCATION = PROJECT_ROOT / "alembic"
+
+
+def migrations_root() -> Path:
+    """The directory holding ``alembic.ini`` and ``alembic/``: the wheel's copy when
+    this is an installed package, else the source tree."""
+    if (PACKAGED_ROOT / "alembic.ini").is_file():
+        return PACKAGED_ROOT
+    return PROJECT_ROOT
+
+
+MIGRATIONS_ROOT = migrations_root()
+SCRIPT_LOCATION = MIGRATIONS_ROOT / "alembic"
 
 
 class SchemaNotCurrent(RuntimeError):
@@ -34,7 +51,7 @@ class SchemaNotCurrent(RuntimeError):
 
 def alembic_config(target: DatabaseTarget | None = None) -> Config:
     """An Alembic config bound to ``target`` (``None``: env.py reads the settings)."""
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config = Config(str(MIGRATIONS_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     if target is not None:
         config.attributes["database_target"] = target

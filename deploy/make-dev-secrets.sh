@@ -24,6 +24,12 @@ write auth_app_database_url \
 write auth_key_hash_secret "$(random)"
 write auth_jwt_secret_key "$(random)"
 write auth_metrics_token "$(random)"
+write redis_password "$(random)"
+write auth_rate_limit_storage_uri "redis://:$(cat "$dir/redis_password")@redis:6379/0"
+# Redis stores only the password's SHA-256 (ACL syntax `#<hex>`); the default user may
+# do everything, as a Redis without ACLs would let it.
+write redis_users_acl "user default on #$(python3 -c 'import hashlib, sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest(), end="")' "$(cat "$dir/redis_password")") ~* &* +@all
+"
 write auth_encryption_key \
   "$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode(), end="")')"
 echo "secrets in $dir: $(cd "$dir" && ls | tr '\n' ' ')"

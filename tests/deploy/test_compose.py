@@ -11,15 +11,18 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import yaml
 from cryptography.fernet import Fernet
 
-from app.config import Environment, Settings
+from app.config import Environment, Registration, Settings
 from app.security.secrets import load_server_secrets
+from tests.e2e.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -76,7 +79,10 @@ def test_services_and_start_order() -> None:
         "auth2": {"condition": "service_healthy"},
     }
     assert "pg_isready" in " ".join(service("postgres")["healthcheck"]["test"])
-    assert service("redis")["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    redis_check = service("redis")["healthcheck"]["test"]
+    assert redis_check[0] == "CMD-SHELL"
+    assert "REDISCLI_AUTH=" in redis_check[1]
+    assert "redis-cli ping | grep -q PONG" in redis_check[1]
     # Only the edge publishes ports.
     assert {name for name, entry in services.items() if "ports" in entry} == {"nginx"}
     assert (
@@ -89,7 +95,8 @@ def test_service_settings() -> None:
     assert environment == service("auth2")["environment"]
     assert environment["AUTH_ENV"] == "production"
     assert environment["AUTH_MIGRATE_ON_START"] == "false"
-    assert environment["AUTH_RATE_LIMIT_STORAGE_URI"] == "redis://redis:6379/0"
+    assert environment["AUTH_TENANT_REGISTRATION"] == "closed"
+    assert "AUTH_RATE_LIMIT_STORAGE_URI" not in environment  # a secret file: it has a password
     assert environment["AUTH_SECRETS_DIR"] == "/run/secrets"
     nginx_address = service("nginx")["networks"]["edge"]["ipv4_address"]
     assert environment["AUTH_FORWARDED_ALLOW_IPS"] == nginx_address
@@ -114,8 +121,7 @@ def test_secrets_are_files_never_inline_values() -> None:
             assert not re.search(r"://[^/]*@", str(value)), (name, variable)  # no credentials
             if variable in secret_names:
                 inline.add(variable)
-    # A secret-typed setting inline only where its value holds no credential.
-    assert inline == {"AUTH_RATE_LIMIT_STORAGE_URI"}
+    assert inline == set()
 
 
 @pytest.mark.parametrize(
@@ -129,6 +135,7 @@ def test_secrets_are_files_never_inline_values() -> None:
                 "auth_jwt_secret_key": "auth_jwt_secret_key",
                 "auth_encryption_key": "auth_encryption_key",
                 "auth_metrics_token": "auth_metrics_token",
+                "auth_rate_limit_storage_uri": "auth_rate_limit_storage_uri",
             },
         ),
         ("migrate", {"auth_database_url": "auth_owner_database_url"}),
@@ -138,6 +145,16 @@ def test_secret_files_are_named_like_settings(name: str, expected: dict[str, str
     assert secret_files(service(name)) == expected
     for file_name in expected:
         assert file_name.removeprefix("auth_") in Settings.model_fields
+
+
+def test_redis_requires_its_password() -> None:
+    redis = service("redis")
+    assert secret_files(redis) == {
+        "redis_users_acl": "redis_users_acl",
+        "redis_password": "redis_password",
+    }
+    command = redis["command"]
+    assert command[command.index("--aclfile") + 1] == "/run/secrets/redis_users_acl"
 
 
 def test_generated_secrets_satisfy_production(tmp_path: Path) -> None:
@@ -157,21 +174,80 @@ def test_generated_secrets_satisfy_production(tmp_path: Path) -> None:
         f"postgresql://auth_owner:{values['auth_owner_password']}@postgres:5432/auth"
     )
     Fernet(values["auth_encryption_key"].encode())  # a valid Fernet key
+    assert values["auth_rate_limit_storage_uri"] == (
+        f"redis://:{values['redis_password']}@redis:6379/0"
+    )
+    assert values["redis_password"] not in values["redis_users_acl"]
 
     # The service's view: its mounted files, as a secrets directory.
     mounted = tmp_path / "run-secrets"
     mounted.mkdir()
     for file_name, source in secret_files(service("auth1")).items():
         (mounted / file_name).write_text(values[source])
-    settings = Settings(_env_file=None, _secrets_dir=str(mounted), env=Environment.PRODUCTION)
+    environment = service("auth1")["environment"]
+    settings = Settings(
+        _env_file=None,
+        _secrets_dir=str(mounted),
+        env=Environment.PRODUCTION,
+        tenant_registration=environment["AUTH_TENANT_REGISTRATION"],
+    )
     assert settings.database.url.username == "auth_app"
     assert settings.encryption_key is not None
     assert settings.encryption_key.get_secret_value() == values["auth_encryption_key"]
+    assert settings.tenant_registration is Registration.CLOSED
+    storage = settings.rate_limit_storage_uri.get_secret_value()
+    assert storage == values["auth_rate_limit_storage_uri"]
     load_server_secrets(settings)  # raises on a missing, short or placeholder secret
 
     again = make_dev_secrets(directory)
     assert again.returncode == 0
     assert {path.name: path.read_text() for path in directory.iterdir()} == values
+
+
+def test_generated_redis_acl_admits_the_service_url_only(tmp_path: Path) -> None:
+    """A real redis-server with the generated ACL file: the URL the service mounts
+    authenticates; no password, or another one, is refused."""
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        pytest.skip("no redis-server binary")
+    directory = tmp_path / "secrets"
+    assert make_dev_secrets(directory).returncode == 0
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
+            *("--appendonly", "no", "--aclfile", str(directory / "redis_users_acl")),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = (
+            (directory / "auth_rate_limit_storage_uri")
+            .read_text()
+            .replace("@redis:6379/", f"@127.0.0.1:{port}/")
+        )
+        client = redis.Redis.from_url(url, socket_timeout=5)
+        for _ in range(100):
+            try:
+                assert client.ping() is True
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("redis-server did not come up")
+        anonymous = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+        with pytest.raises(redis.AuthenticationError):
+            anonymous.ping()
+        wrong = redis.Redis.from_url(url.replace("://:", "://:x"), socket_timeout=5)
+        with pytest.raises(redis.AuthenticationError):
+            wrong.ping()
+        client.close()
+        anonymous.close()
+        wrong.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def docker_compose() -> list[str] | None:

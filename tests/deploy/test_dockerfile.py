@@ -1,7 +1,8 @@
 """Dockerfile and .dockerignore: the image's contract, and its healthcheck run for real.
 
-No container engine is needed: the instructions are read as text, and the
-HEALTHCHECK command runs against a real ``auth-server serve`` process.
+No container engine is needed here: the instructions are read as text, and the
+HEALTHCHECK command runs against a real ``auth-server serve`` process. ``.ci/container``
+builds the image and runs it in CI.
 """
 
 from __future__ import annotations
@@ -63,10 +64,16 @@ def healthcheck_command() -> list[str]:
     return command
 
 
-def test_two_stages_on_python_slim() -> None:
+def test_two_stages_on_a_base_image_argument() -> None:
     froms = [arguments for keyword, arguments in instructions() if keyword == "FROM"]
-    assert froms == ["${PYTHON_IMAGE} AS builder", "${PYTHON_IMAGE} AS runtime"]
-    assert ("ARG", "PYTHON_IMAGE=python:3.11-slim") in instructions()
+    assert froms == ["${BASE_IMAGE} AS builder", "${BASE_IMAGE} AS runtime"]
+    (default,) = [
+        arguments.partition("=")[2]
+        for keyword, arguments in instructions()
+        if keyword == "ARG" and arguments.startswith("BASE_IMAGE=")
+    ]
+    # The official slim image of the Python and Debian release CI's local base mirrors.
+    assert re.fullmatch(r"python:3\.11-slim-bookworm(@sha256:[0-9a-f]{64})?", default)
 
 
 def test_runtime_contract() -> None:
@@ -78,12 +85,28 @@ def test_runtime_contract() -> None:
     assert environment["AUTH_HOST"] == "0.0.0.0"  # noqa: S104
     assert environment["AUTH_MIGRATE_ON_START"] == "false"
     assert environment["AUTH_PORT"] == "5000"
-    # The code comes from the builder, installed editable so alembic/ stays beside app/.
-    assert ("COPY", "--from=builder /srv/auth /srv/auth") in runtime
-    builder = stage("builder")
-    assert any(k == "RUN" and "pip install -e ." in a for k, a in builder)
-    copied = " ".join(a for k, a in builder if k == "COPY")
-    for path in ("pyproject.toml", "alembic.ini", "alembic ./alembic", "app ./app"):
+    # Only the virtualenv comes from the builder: no source tree in the image.
+    assert [a for k, a in runtime if k == "COPY"] == ["--from=builder /opt/venv /opt/venv"]
+
+
+def test_install_is_locked_and_not_editable() -> None:
+    builder = " ".join(a for k, a in stage("builder") if k == "RUN")
+    assert "pip install -e" not in builder
+    assert "/opt/venv/bin/pip install --require-hashes -r /tmp/requirements/main.txt" in builder
+    assert "/opt/build/bin/pip install --require-hashes -r /tmp/requirements/build.txt" in builder
+    assert "wheel --no-deps --no-build-isolation --no-index" in builder
+    assert "/opt/venv/bin/pip install --no-deps --no-index /tmp/dist/auth_service-" in builder
+    assert "/opt/venv/bin/pip check" in builder
+    copied = " ".join(a for k, a in stage("builder") if k == "COPY")
+    for path in (
+        "requirements/main.txt",
+        "requirements/build.txt",
+        "pyproject.toml",
+        "setup.py",
+        "alembic.ini",
+        "alembic ./alembic",
+        "app ./app",
+    ):
         assert path in copied
 
 
@@ -109,11 +132,22 @@ def test_dockerignore_is_an_allow_list() -> None:
     assert lines[0] == "*"
     assert [line for line in lines if line.startswith("!")] == [
         "!pyproject.toml",
+        "!setup.py",
+        "!MANIFEST.in",
         "!README.md",
+        "!LICENSE",
         "!alembic.ini",
         "!alembic/",
         "!app/",
+        "!requirements/main.txt",
+        "!requirements/build.txt",
     ]
+    # Every file the builder copies is let in.
+    allowed = {line.removeprefix("!").rstrip("/") for line in lines if line.startswith("!")}
+    for keyword, arguments in stage("builder"):
+        if keyword == "COPY":
+            *sources, _target = arguments.split()
+            assert set(sources) <= allowed, sources
 
 
 @pytest.mark.e2e

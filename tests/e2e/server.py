@@ -72,7 +72,8 @@ class ServerProcess:
     """``auth-server serve`` on ``127.0.0.1:port``, logging to ``workdir/server.log``.
 
     ``args`` replaces ``serve`` (e.g. ``serve --port N``); ``port`` is where it listens
-    (default: ``AUTH_PORT`` of ``env``)."""
+    (default: ``AUTH_PORT`` of ``env``); ``executable`` is the ``auth-server`` to run
+    (default: this environment's)."""
 
     def __init__(
         self,
@@ -80,8 +81,10 @@ class ServerProcess:
         env: dict[str, str],
         args: Sequence[str] = ("serve",),
         port: int | None = None,
+        executable: str | None = None,
     ) -> None:
         self.workdir = workdir
+        self.executable = executable or auth_server_executable()
         self.port = port if port is not None else int(env["AUTH_PORT"])
         self._args = list(args)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -103,7 +106,7 @@ class ServerProcess:
     def start(self) -> None:
         self._log = self.log_path.open("wb")
         self._process = subprocess.Popen(
-            [auth_server_executable(), *self._args],
+            [self.executable, *self._args],
             env=self._env,
             cwd=self.workdir,
             stdin=subprocess.DEVNULL,
