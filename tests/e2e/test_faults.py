@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,7 +173,7 @@ class Load:
         return [result for result in self.results if start <= result[0] <= end]
 
 
-def wait_for(condition: Any, timeout: float, interval: float = 0.05) -> float:
+def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> float:
     """Seconds until ``condition()`` held; fails after ``timeout``."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -229,8 +229,12 @@ def test_postgresql_frozen_answers_503_within_timeout(
         grant_alice(http)
         cluster.freeze()
         try:
-            for request in (lambda: http.get(CHECK), lambda: http.post("/api/role/frozen"),
-                            lambda: health(pg_server)):  # fmt: skip
+            requests: list[Callable[[], httpx.Response]] = [
+                lambda: http.get(CHECK),
+                lambda: http.post("/api/role/frozen"),
+                lambda: health(pg_server),
+            ]
+            for request in requests:
                 started = time.monotonic()
                 response = request()
                 elapsed = time.monotonic() - started
