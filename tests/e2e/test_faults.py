@@ -50,13 +50,16 @@ def start_server(workdir: Path, **auth: str) -> ServerProcess:
         workdir / "home",
         AUTH_PORT=str(free_port()),
         AUTH_STRICT_USERS_DEFAULT="false",
-        AUTH_RATE_LIMIT_DEFAULT="1000000/minute",
-        AUTH_RATE_LIMIT_WRITE="1000000/minute",
-        AUTH_LOG_FORMAT="text",
-        AUTH_DB_CONNECT_TIMEOUT=str(TIMEOUT_SECONDS),
-        AUTH_DB_STATEMENT_TIMEOUT=str(TIMEOUT_SECONDS),
-        AUTH_DB_POOL_TIMEOUT=str(TIMEOUT_SECONDS),
-        **auth,
+        **{
+            "AUTH_RATE_LIMIT_DEFAULT": "1000000/minute",
+            "AUTH_RATE_LIMIT_WRITE": "1000000/minute",
+            "AUTH_RATE_LIMIT_ROLE_CREATE": "1000000/minute",
+            "AUTH_LOG_FORMAT": "text",
+            "AUTH_DB_CONNECT_TIMEOUT": str(TIMEOUT_SECONDS),
+            "AUTH_DB_STATEMENT_TIMEOUT": str(TIMEOUT_SECONDS),
+            "AUTH_DB_POOL_TIMEOUT": str(TIMEOUT_SECONDS),
+            **auth,
+        },
     )
     process = ServerProcess(workdir, env)
     process.start()
@@ -333,7 +336,7 @@ def test_redis_down_rate_limits_fail_open_and_decisions_keep_working(tmp_path: P
                 assert all(allowed(response) for response in during)
                 redis_server.start()  # same port, empty store
                 # The store is retried every few seconds; then the budgets apply again.
-                wait_for(lambda: http.get(CHECK).status_code == 429, 15, interval=0.2)
+                wait_for(lambda: any(http.get(CHECK).status_code == 429 for _ in range(25)), 15)
             log = server.log()
             assert log.count("rate limit storage unreachable") == 1, log
             assert log.count("rate limit storage answers again") == 1, log
@@ -353,7 +356,7 @@ def test_sqlite_disk_full_answers_503_and_health_reports_it(tmp_path: Path) -> N
                 grant_alice(http)
                 filler = fill(disk)
                 answered: dict[str, int] = {}
-                body = "x" * 2000  # role descriptions: each write needs new pages
+                body = "x" * 500  # role descriptions: each write needs new pages
                 for n in range(400):
                     role = f"full-{n}"
                     response = http.post(f"/api/role/{role}", json={"description": body})
@@ -362,7 +365,7 @@ def test_sqlite_disk_full_answers_503_and_health_reports_it(tmp_path: Path) -> N
                         break
                 refused = [role for role, status in answered.items() if status != 200]
                 assert refused, "the full disk never refused a write"
-                assert set(answered.values()) == {200, 503}
+                assert set(answered.values()) <= {200, 503}
                 assert_unavailable(response)
                 assert response.json()["fault"] == "full"
                 stored = all_roles(http)  # nothing half-written, nothing acknowledged lost
