@@ -5,7 +5,7 @@ can take writes).
 statement timeouts). While writes are known to fail (disk full, read-only), it also
 commits one tiny write probe (:meth:`~app.db.Database.probe_writes`), so it reports
 when the store takes writes again even if no client writes. It answers 200
-``{"status": "healthy", "database": "available"}``, or 503 with ``Retry-After`` and
+``{"status": "healthy"}``, or 503 with ``Retry-After`` and
 ``{"status": "unhealthy", "database": "unreachable" | "timeout" | "full"}``. A
 failure is logged once per outage (see :mod:`app.db_faults`), never per probe.
 """
@@ -23,7 +23,7 @@ from app.deps import DatabaseDep, SettingsDep
 
 router = APIRouter(tags=["service"])
 
-DatabaseState = Literal["available", "unreachable", "timeout", "full"]
+DatabaseState = Literal["unreachable", "timeout", "full"]
 
 
 class Pong(BaseModel):
@@ -32,10 +32,10 @@ class Pong(BaseModel):
 
 class HealthStatus(BaseModel):
     status: Literal["healthy", "unhealthy"]
-    database: DatabaseState = Field(
-        default="available",
-        description="available; unreachable or timeout (no answer in time); "
-        "full (reads work, writes cannot be stored).",
+    database: DatabaseState | None = Field(
+        default=None,
+        description="Only when unhealthy: unreachable, timeout (no answer within the "
+        "configured timeouts) or full (reads work, writes cannot be stored).",
     )
 
 
@@ -47,13 +47,16 @@ async def ping() -> Pong:
 def _unhealthy(fault: DatabaseFault, retry_after: int) -> JSONResponse:
     body = HealthStatus(status="unhealthy", database=fault.value)
     return JSONResponse(
-        body.model_dump(), status_code=503, headers={"Retry-After": str(retry_after)}
+        body.model_dump(exclude_none=True),
+        status_code=503,
+        headers={"Retry-After": str(retry_after)},
     )
 
 
 @router.get(
     "/health",
     response_model=HealthStatus,
+    response_model_exclude_none=True,
     summary="Readiness: the database answers and takes writes",
     responses={
         503: {
