@@ -73,8 +73,17 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_pool_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a request waits for a pooled connection before answering 503."""
     db_pool_recycle: int = Field(default=1800, ge=-1)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    """Milliseconds a SQLite statement waits for a lock before answering 503."""
+    db_connect_timeout: float = Field(default=5.0, ge=0, le=300)
+    """Seconds to open a PostgreSQL connection (TCP, TLS, authentication); 0: unbounded."""
+    db_statement_timeout: float = Field(default=5.0, ge=0, le=3600)
+    """Seconds one PostgreSQL statement may run (client-side ``command_timeout`` and
+    server-side ``statement_timeout``); 0: unbounded (long operator commands)."""
+    db_retry_after_seconds: int = Field(default=2, ge=1, le=3600)
+    """``Retry-After`` of the 503 answered while the database is unavailable."""
 
     # --- tenants -------------------------------------------------------------------
     tenant_registration: Registration = Registration.OPEN

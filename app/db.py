@@ -13,6 +13,14 @@ Invariants:
   by :mod:`app.db_url`.
 * ``hide_parameters`` keeps bound values (user names, key hashes) out of exception
   text and therefore out of logs.
+* Every step is bounded: connecting (``AUTH_DB_CONNECT_TIMEOUT``, asyncpg ``timeout``),
+  each statement (``AUTH_DB_STATEMENT_TIMEOUT``: asyncpg ``command_timeout`` on the
+  client and ``statement_timeout`` on the server), a pool checkout
+  (``AUTH_DB_POOL_TIMEOUT``) and SQLite's lock waits (``AUTH_SQLITE_BUSY_TIMEOUT_MS``).
+  A hung database therefore surfaces as an error within seconds, which
+  :mod:`app.db_faults` classifies and :mod:`app.errors` answers as 503.
+* :attr:`Database.health` follows outages: sessions report committed round trips
+  and writes to it, the error handlers report faults.
 """
 
 from __future__ import annotations
@@ -31,11 +39,37 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.config import Settings
+from app.db_faults import DatabaseHealth
 from app.db_url import DatabaseTarget
 
 _IMMEDIATE = "auth_sqlite_immediate"
+_HEALTH = "auth_database_health"
+_WRITE = "auth_write_session"
+_ENGAGED = "auth_engaged"
+
+
+class TrackedSession(Session):
+    """A session that tells :class:`DatabaseHealth` when a transaction that really
+    reached the database committed (see the listeners below)."""
+
+
+@event.listens_for(TrackedSession, "after_begin")
+def _on_session_begin(session: Session, _transaction: SessionTransaction, _conn: Any) -> None:
+    session.info[_ENGAGED] = True
+
+
+@event.listens_for(TrackedSession, "after_commit")
+def _on_session_commit(session: Session) -> None:
+    health = session.info.get(_HEALTH)
+    if health is None or not session.info.pop(_ENGAGED, False):
+        return
+    if session.info.get(_WRITE):
+        health.record_write()
+    else:
+        health.record_round_trip()
 
 
 def ensure_sqlite_file(path: Path) -> None:
@@ -79,6 +113,22 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def postgresql_connect_args(settings: Settings, target: DatabaseTarget) -> dict[str, Any]:
+    """asyncpg's connect arguments: SSL from the URL plus the configured timeouts.
+
+    A timeout of 0 turns that bound off (for example for operator commands on very
+    large tables).
+    """
+    args: dict[str, Any] = dict(target.connect_args)
+    args["timeout"] = settings.db_connect_timeout or None
+    if settings.db_statement_timeout:
+        args["command_timeout"] = settings.db_statement_timeout
+        server_settings = dict(args.get("server_settings") or {})
+        server_settings["statement_timeout"] = str(int(settings.db_statement_timeout * 1000))
+        args["server_settings"] = server_settings
+    return args
+
+
 def build_engine(settings: Settings, target: DatabaseTarget | None = None) -> AsyncEngine:
     """Create the async engine for ``settings`` (or an explicit ``target``)."""
     target = target or settings.database
@@ -98,7 +148,7 @@ def build_engine(settings: Settings, target: DatabaseTarget | None = None) -> As
     return create_async_engine(
         target.url,
         hide_parameters=True,
-        connect_args=target.connect_args,
+        connect_args=postgresql_connect_args(settings, target),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
@@ -111,16 +161,26 @@ class Database:
     """The engine plus the two session factories the request boundary uses.
 
     ``reader()`` sessions start plain transactions; ``writer()`` sessions start
-    ``BEGIN IMMEDIATE`` on SQLite (no difference on PostgreSQL).
+    ``BEGIN IMMEDIATE`` on SQLite (no difference on PostgreSQL). ``health`` follows
+    outages (:class:`~app.db_faults.DatabaseHealth`).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._reader = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self.health = DatabaseHealth()
+        self._reader = async_sessionmaker(
+            engine,
+            expire_on_commit=False,
+            autoflush=False,
+            sync_session_class=TrackedSession,
+            info={_HEALTH: self.health},
+        )
         self._writer = async_sessionmaker(
             engine.execution_options(**{_IMMEDIATE: True}),
             expire_on_commit=False,
             autoflush=False,
+            sync_session_class=TrackedSession,
+            info={_HEALTH: self.health, _WRITE: True},
         )
 
     @property
@@ -141,6 +201,23 @@ class Database:
         """One real round trip to the database; raises when it is unreachable."""
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+        self.health.record_round_trip()
+
+    async def probe_writes(self) -> None:
+        """Commit one tiny real write; raises when the store cannot take it.
+
+        SQLite rewrites its header's ``user_version`` (unused by the schema) with the
+        value it holds; PostgreSQL creates and drops a temporary table (catalog rows,
+        WAL). Used by ``/health`` only while writes are known to fail.
+        """
+        async with self.transaction(write=True) as session:
+            if self.dialect == "sqlite":
+                version = (await session.execute(text("PRAGMA user_version"))).scalar_one()
+                await session.execute(text(f"PRAGMA user_version = {int(version)}"))
+            else:
+                await session.execute(
+                    text("CREATE TEMPORARY TABLE auth_write_probe (x int) ON COMMIT DROP")
+                )
 
     async def dispose(self) -> None:
         await self.engine.dispose()

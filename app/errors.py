@@ -9,21 +9,31 @@ Starlette's router (404/405) or request validation, leaves through
 ``code`` and ``message`` repeat ``status`` and ``detail`` for clients of the older
 JSON error envelope. Bodies never carry stack traces, SQL, secrets or client keys:
 unexpected exceptions become a generic 500 and are logged server-side only.
+
+Database faults (:mod:`app.db_faults` decides which errors are faults) become
+:class:`DatabaseUnavailable`: 503 problem+json with ``Retry-After``, no traceback
+(the outage is logged once, when it starts and when it ends), and the keep-alive
+connection stays open. Driver and SQLAlchemy errors are handled inside the
+application, never left to the server, which would log them and drop the connection.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
+from app.db_faults import DatabaseFault, classify_database_error
 from app.names import describe_invalid_parameter
 from app.route_templates import route_template, template_of_path
 from app.security.failures import FailureReason
@@ -102,6 +112,34 @@ class NotFound(AppError):
 class Conflict(AppError):
     status = 409
     slug = "conflict"
+
+
+DEFAULT_RETRY_AFTER_SECONDS = 2
+
+_FAULT_DETAILS = {
+    DatabaseFault.UNREACHABLE: "The database is unreachable; retry later.",
+    DatabaseFault.TIMEOUT: "The database did not answer in time; retry later.",
+    DatabaseFault.FULL: "The database cannot take writes (out of space or read-only); "
+    "nothing was changed; retry later.",
+}
+
+
+class DatabaseUnavailable(AppError):
+    """503: the database is unreachable, hung past its timeout, or out of space.
+
+    Never a decision: a check that could not read its data fails closed with this.
+    ``fault`` says which (``unreachable``, ``timeout``, ``full``).
+    """
+
+    status = 503
+    slug = "database-unavailable"
+
+    def __init__(
+        self, fault: DatabaseFault, *, retry_after: int = DEFAULT_RETRY_AFTER_SECONDS
+    ) -> None:
+        super().__init__(_FAULT_DETAILS[fault], headers={"Retry-After": str(retry_after)})
+        self.fault = fault
+        self.extra = {"fault": fault.value}
 
 
 def problem_body(status: int, detail: str, *, slug: str | None = None) -> dict[str, Any]:
@@ -218,6 +256,36 @@ async def _validation_error_handler(_request: Request, exc: Exception) -> Respon
     return problem_response(400, detail, slug="invalid-request", extra={"errors": items})
 
 
+async def _database_unavailable_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DatabaseUnavailable)
+    return problem_response(
+        exc.status, exc.detail, slug=exc.slug, headers=exc.headers, extra=exc.extra
+    )
+
+
+def database_unavailable(app: Any, exc: BaseException) -> DatabaseUnavailable | None:
+    """The 503 for ``exc`` when it is a database fault (recorded in the database's
+    health, which logs the outage once), else ``None``."""
+    fault = classify_database_error(exc)
+    if fault is None:
+        return None
+    state = getattr(getattr(app, "state", None), "auth", None)
+    retry_after = DEFAULT_RETRY_AFTER_SECONDS
+    if state is not None:
+        state.database.health.record_fault(fault, exc)
+        retry_after = state.settings.db_retry_after_seconds
+    return DatabaseUnavailable(fault, retry_after=retry_after)
+
+
+async def _driver_error_handler(request: Request, exc: Exception) -> Response:
+    """SQLAlchemy, driver and socket errors: 503 when they are a database fault,
+    otherwise the generic 500. Either way handled here, so the connection stays."""
+    unavailable = database_unavailable(request.app, exc)
+    if unavailable is not None:
+        return await _database_unavailable_handler(request, unavailable)
+    return await _unexpected_error_handler(request, exc)
+
+
 async def _unexpected_error_handler(request: Request, exc: Exception) -> Response:
     logger.error(
         "unhandled error",
@@ -242,8 +310,20 @@ def record_auth_failure(
         )
 
 
+DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sqlite3.Error,
+    OSError,  # refused/reset sockets and TimeoutError (a subclass)
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable_handler)
+    for driver_error in DRIVER_ERRORS:
+        app.add_exception_handler(driver_error, _driver_error_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)

@@ -28,7 +28,11 @@ from app.tokens.codec import TokenCodec
 async def open_decisions(state: AppState) -> AsyncIterator[Decisions]:
     """The server's decision snapshots and their freshness probe, closed on exit."""
     settings = state.settings
-    probe = await open_probe(settings.database, settings.db_pool_timeout)
+    probe = await open_probe(
+        settings.database,
+        connect_seconds=settings.db_connect_timeout or None,
+        statement_seconds=settings.db_statement_timeout or None,
+    )
     decisions = Decisions(state.database, probe, state.cipher, settings)
     try:
         yield decisions

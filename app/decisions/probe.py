@@ -96,7 +96,12 @@ class PostgresProbe:
         self._family = FAMILY_SQL.format("$1", "$2")
 
     @classmethod
-    async def connect(cls, target: DatabaseTarget, statement_seconds: float) -> PostgresProbe:
+    async def connect(
+        cls,
+        target: DatabaseTarget,
+        connect_seconds: float | None,
+        statement_seconds: float | None,
+    ) -> PostgresProbe:
         import asyncpg
 
         url = target.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -104,7 +109,7 @@ class PostgresProbe:
             url,
             min_size=1,
             max_size=POSTGRES_POOL_SIZE,
-            timeout=statement_seconds,
+            timeout=connect_seconds or 60.0,
             command_timeout=statement_seconds,
             **target.connect_args,
         )
@@ -126,10 +131,17 @@ class PostgresProbe:
         await self._pool.close()
 
 
-async def open_probe(target: DatabaseTarget, statement_seconds: float) -> RevisionProbe:
+async def open_probe(
+    target: DatabaseTarget,
+    *,
+    connect_seconds: float | None = None,
+    statement_seconds: float | None = None,
+) -> RevisionProbe:
+    """The probe for ``target``, bounded by the service's database timeouts (``None``:
+    unbounded, as ``AUTH_DB_*_TIMEOUT=0`` asks)."""
     if target.is_sqlite:
         database = target.url.database
         if not database or database == ":memory:":
             raise ValueError("the decision snapshots need a SQLite file, not :memory:")
         return SqliteProbe(Path(database))
-    return await PostgresProbe.connect(target, statement_seconds)
+    return await PostgresProbe.connect(target, connect_seconds, statement_seconds)

@@ -1,18 +1,29 @@
-"""``/ping`` (liveness, no I/O) and ``/health`` (readiness: one database round trip)."""
+"""``/ping`` (liveness, no I/O) and ``/health`` (readiness: the database answers and
+can take writes).
+
+``/health`` makes one bounded round trip (``SELECT 1``, within the connect, pool and
+statement timeouts). While writes are known to fail (disk full, read-only), it also
+commits one tiny write probe (:meth:`~app.db.Database.probe_writes`), so it reports
+when the store takes writes again even if no client writes. It answers 200
+``{"status": "healthy"}``, or 503 with ``Retry-After`` and
+``{"status": "unhealthy", "database": "unreachable" | "timeout" | "full"}``. A
+failure is logged once per outage (see :mod:`app.db_faults`), never per probe.
+"""
 
 from __future__ import annotations
 
-import logging
 from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from app.deps import DatabaseDep
+from app.db_faults import DatabaseFault, classify_database_error
+from app.deps import DatabaseDep, SettingsDep
 
-logger = logging.getLogger("app.health")
 router = APIRouter(tags=["service"])
+
+DatabaseState = Literal["unreachable", "timeout", "full"]
 
 
 class Pong(BaseModel):
@@ -21,6 +32,11 @@ class Pong(BaseModel):
 
 class HealthStatus(BaseModel):
     status: Literal["healthy", "unhealthy"]
+    database: DatabaseState | None = Field(
+        default=None,
+        description="Only when unhealthy: unreachable, timeout (no answer within the "
+        "configured timeouts) or full (reads work, writes cannot be stored).",
+    )
 
 
 @router.get("/ping", response_model=Pong, summary="Liveness: the process answers")
@@ -28,16 +44,39 @@ async def ping() -> Pong:
     return Pong()
 
 
+def _unhealthy(fault: DatabaseFault, retry_after: int) -> JSONResponse:
+    body = HealthStatus(status="unhealthy", database=fault.value)
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=503,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 @router.get(
     "/health",
     response_model=HealthStatus,
-    summary="Readiness: the database answers",
-    responses={503: {"model": HealthStatus, "description": "The database is unreachable"}},
+    response_model_exclude_none=True,
+    summary="Readiness: the database answers and takes writes",
+    responses={
+        503: {
+            "model": HealthStatus,
+            "description": "The database is unreachable, hung past its timeout, "
+            "or cannot take writes",
+        }
+    },
 )
-async def health(database: DatabaseDep) -> HealthStatus | JSONResponse:
-    try:
-        await database.ping()
-    except Exception as exc:
-        logger.warning("health check failed: database unreachable (%s)", type(exc).__name__)
-        return JSONResponse({"status": "unhealthy"}, status_code=503)
+async def health(database: DatabaseDep, settings: SettingsDep) -> HealthStatus | JSONResponse:
+    checks = [database.ping]
+    if not database.health.writable:
+        checks.append(database.probe_writes)
+    for check in checks:
+        try:
+            await check()
+        except Exception as exc:
+            fault = classify_database_error(exc) or DatabaseFault.UNREACHABLE
+            database.health.record_fault(fault, exc)
+            return _unhealthy(fault, settings.db_retry_after_seconds)
+    if not database.health.writable:  # probe_writes committed: writable again
+        return _unhealthy(DatabaseFault.FULL, settings.db_retry_after_seconds)
     return HealthStatus(status="healthy")

@@ -60,7 +60,8 @@ async def test_health_is_503_when_database_is_unreachable(unreachable_app: FastA
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         response = await http.get("/health")
         assert response.status_code == 503
-        assert response.json() == {"status": "unhealthy"}
+        assert response.json() == {"status": "unhealthy", "database": "unreachable"}
+        assert int(response.headers["retry-after"]) >= 1
         ping = await http.get("/ping")
         assert ping.status_code == 200
         assert ping.json() == {"message": "PONG"}
