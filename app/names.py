@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Path
+from pydantic import Field
 
 
 class NameKind(StrEnum):
@@ -102,6 +103,18 @@ def _path(kind: NameKind, description: str) -> object:
     )
 
 
+def _field(kind: NameKind, description: str) -> object:
+    """The same rule as :func:`_path`, for a name inside a JSON body."""
+    rule = RULES[kind]
+    return Field(
+        pattern=rule.pattern,
+        min_length=1,
+        max_length=rule.max_length,
+        description=f"{description} ({rule.description}).",
+        examples=[_EXAMPLES[kind]],
+    )
+
+
 _EXAMPLES = {
     NameKind.USER: "alice@example.com",
     NameKind.ROLE: "editors",
@@ -114,6 +127,8 @@ UserName = Annotated[str, _path(NameKind.USER, "User identifier")]
 RoleName = Annotated[str, _path(NameKind.ROLE, "Role name")]
 PermissionName = Annotated[str, _path(NameKind.PERMISSION, "Permission name")]
 WorkflowName = Annotated[str, _path(NameKind.WORKFLOW, "Workflow name (a permission name)")]
+UserNameField = Annotated[str, _field(NameKind.USER, "User identifier")]
+PermissionNameField = Annotated[str, _field(NameKind.PERMISSION, "Permission name")]
 
 UUID4_PATTERN = (
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"

@@ -20,6 +20,8 @@ from app.rbac.decider import DeciderDep
 from app.rbac.deps import RbacReader
 from app.rbac.ordering import BY_PERMISSION_INDEX, BY_ROLE_THEN_USER, PAGED
 from app.rbac.schemas import (
+    CheckRequest,
+    CheckResults,
     Decision,
     MembershipOut,
     PermissionRef,
@@ -58,6 +60,34 @@ async def has_permission(user: UserName, name: PermissionName, decider: DeciderD
         allowed,
         reason,
         f"Permission check for user '{user}' and permission '{name}' completed",
+    )
+
+
+@router.post(
+    "/check",
+    response_model=Wrapped[CheckResults],
+    tags=["access"],
+    summary="Many decisions at once (1 to 1,000), answered in order",
+    description="Each result is exactly what `GET /api/has_permission/{user}/{permission}` "
+    "answers for that question (`reason` included), from one consistent state.",
+    response_model_exclude_none=True,
+    openapi_extra=SECURED,
+)
+async def check_many(body: CheckRequest, decider: DeciderDep) -> Response:
+    questions = [(check.user, check.permission) for check in body.checks]
+    answers = await decider.answer(questions)
+    results: list[dict[str, object]] = []
+    for (user, permission), (allowed, reason) in zip(questions, answers, strict=True):
+        result: dict[str, object] = {
+            "user": user,
+            "permission": permission,
+            "has_permission": allowed,
+        }
+        if reason is not None:
+            result["reason"] = reason
+        results.append(result)
+    return wrapped_json(
+        {"count": len(results), "results": results}, f"{len(results)} permission checks completed"
     )
 
 

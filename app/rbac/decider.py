@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.audit.trail import AuditTrail
-from app.deps import READ_METHODS, request_context, resolve_principal
+from app.deps import request_context, resolve_principal
 from app.rbac.service import RbacService
 from app.security.gate import visitor_of
 from app.state import AppState
@@ -52,8 +52,9 @@ class Decider:
     async def _from_database(self, questions: Sequence[Question]) -> list[Answer]:
         state = self.state
         request = self.request
-        write = request.method not in READ_METHODS or state.settings.audit_permission_checks
-        async with state.database.session(write=write) as session:
+        # Audited decisions write a row: open them as writers. Otherwise a read (a new
+        # tenant's registration starts a transaction of its own, see resolve_client_key).
+        async with state.database.session(write=state.settings.audit_permission_checks) as session:
             principal = await resolve_principal(request, state, session)
             scope = TenantScope(session, principal.tenant_id, state.cipher)
             trail = AuditTrail.for_state(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.names import PermissionNameField, UserNameField
 from app.responses import NEXT_CURSOR
 
 
@@ -52,6 +53,36 @@ BLOCK_REASON = Field(
 class Decision(BaseModel):
     has_permission: bool = Field(examples=[True])
     reason: str | None = BLOCK_REASON
+
+
+class CheckQuestion(BaseModel):
+    """One question of a batch: may ``user`` do ``permission``?"""
+
+    model_config = ConfigDict(extra="forbid")
+    user: UserNameField
+    permission: PermissionNameField
+
+
+MAX_BATCH_CHECKS = 1000
+
+
+class CheckRequest(BaseModel):
+    """``POST /api/check``: 1 to 1,000 questions, answered in order."""
+
+    model_config = ConfigDict(extra="forbid")
+    checks: list[CheckQuestion] = Field(min_length=1, max_length=MAX_BATCH_CHECKS)
+
+
+class CheckAnswer(BaseModel):
+    user: str
+    permission: str
+    has_permission: bool
+    reason: str | None = BLOCK_REASON
+
+
+class CheckResults(BaseModel):
+    count: int = Field(examples=[1])
+    results: list[CheckAnswer]
 
 
 class UserPermissions(BaseModel):
