@@ -1,1 +1,1 @@
-"""Benchmarks: run from the repository root, e.g. ``python -m bench.has_permission``."""
+"""Benchmarks: ``python -m bench`` (``make bench``) from the repository root."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.edge import context
@@ -27,6 +27,15 @@ from app.edge.context import REQUEST_ID_HEADER, RequestContext, accept_request_i
 from app.edge.headers import API_CSP, STATIC_HEADERS
 from app.edge.metrics import Metrics
 from app.edge.telemetry import RouteTemplates, log_access
+
+PAGE_NAMES = frozenset(
+    {
+        *(name.lower().encode() for name in STATIC_HEADERS),
+        b"content-security-policy",
+        REQUEST_ID_HEADER.lower().encode(),
+    }
+)
+API_NAMES = PAGE_NAMES | {b"cache-control"}
 
 
 class EdgeEnvelope:
@@ -37,6 +46,9 @@ class EdgeEnvelope:
         self.metrics = metrics
         self.page_policies = dict(page_policies or {})
         self.templates = RouteTemplates()
+        static = [(name.lower().encode(), value.encode()) for name, value in STATIC_HEADERS.items()]
+        self._page_headers = static
+        self._api_headers = [*static, (b"cache-control", b"no-store")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,17 +62,22 @@ class EdgeEnvelope:
         is_api = path == "/api" or path.startswith("/api/")
         status = 500
 
+        ours, replaced = (
+            (self._api_headers, API_NAMES) if is_api else (self._page_headers, PAGE_NAMES)
+        )
+        added = [
+            *ours,
+            (b"content-security-policy", policy.encode()),
+            (b"x-request-id", request_id.encode()),
+        ]
+
         async def send_enveloped(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                headers = MutableHeaders(scope=message)
-                for name, value in STATIC_HEADERS.items():
-                    headers[name] = value
-                headers["Content-Security-Policy"] = policy
-                if is_api:
-                    headers["Cache-Control"] = "no-store"
-                headers[REQUEST_ID_HEADER] = request_id
+                # One pass: drop any value an inner layer set for our headers, add ours.
+                kept = [pair for pair in message.get("headers", ()) if pair[0] not in replaced]
+                message["headers"] = kept + added
             await send(message)
 
         request = RequestContext(request_id=request_id)

@@ -158,9 +158,14 @@ class Metrics:
             ["kind", "result"],
             registry=self.registry,
         )
-        for kind in DecisionKind:
-            for result in ("allowed", "denied"):
-                self.decisions.labels(kind.value, result)
+        self._decision_series = {
+            (kind, allowed): self.decisions.labels(kind.value, "allowed" if allowed else "denied")
+            for kind in DecisionKind
+            for allowed in (True, False)
+        }
+        # (method, route template, status) -> its counter and histogram children; bounded
+        # by the routes times the statuses they answer.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.registry.register(_AuthFailuresCollector(app))
         self.registry.register(_PoolCollector(app))
         if rate_limits is not None:
@@ -178,11 +183,18 @@ class Metrics:
         decision: tuple[DecisionKind, bool] | None,
     ) -> None:
         method = method if method in KNOWN_METHODS else "OTHER"
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        series = self._series.get((method, route, status))
+        if series is None:  # first request of its kind: look the labelled children up once
+            series = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
         if decision is not None:
             kind, allowed = decision
-            self.decisions.labels(kind.value, "allowed" if allowed else "denied").inc()
+            self._decision_series[kind, allowed].inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

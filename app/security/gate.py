@@ -139,10 +139,11 @@ class ClientKeyGate:
             visitor = await _authenticate(scope, credential)
             scope.setdefault("state", {})[VISITOR_STATE_KEY] = visitor
         gated = is_gated(scope)
-        if self.limits is not None:
+        known = visitor is not None and visitor.passport is not None
+        method: str = scope["method"]
+        if self.limits is not None and not (known and self.limits.exempts(method, scope["path"])):
             address = rate_limit_address(scope)
             identity = None if visitor is None else visitor.identity
-            known = visitor is not None and visitor.passport is not None
             refusal = await self.limits.check(
                 identity or f"ip:{address}", address, scope["method"], scope["path"], known=known
             )

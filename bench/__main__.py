@@ -1,0 +1,224 @@
+"""``make bench``: the service's speed, side by side with a bare FastAPI route.
+
+    python -m bench [--scenarios sqlite,encrypted,...] [--memberships 10000]
+                    [--duration 10] [--connections 16] [--smoke]
+
+Every scenario starts its own ``auth-server serve`` (defaults: logging, metrics,
+security headers, rate limiting on; SQLite in a scratch directory, or a PostgreSQL
+database of its own), seeds a tenant (``--memberships`` memberships over 250 roles,
+4 roles a user; through ``POST /api/bulk`` when the server has it, else the REST
+API), checks a sample of answers, pins the server to core 0 and Debian's ``wrk`` to
+core 1, and runs ``GET /api/has_permission/{user}/{name}`` over 2,000 random
+questions (about half allowed) for ``--duration`` seconds at ``--connections``
+connections. In the same run the bare route (:mod:`bench.bare_app`) is measured the
+same way, and each figure is reported with its ratio to the bare route's, so that
+the machine's noise cancels. Besides decisions: REST writes per second (new
+memberships), a 1,000-check ``POST /api/check`` (median client-side time over 20),
+the server's resident memory after the run, and its start-up time.
+
+Scenarios: ``sqlite`` (the default settings), ``encrypted`` (field encryption on),
+``audited`` (``AUTH_AUDIT_PERMISSION_CHECKS``: a write per check), ``postgresql``,
+``postgresql-encrypted``, ``workers2`` (``--workers 2``, both cores, beside wrk).
+Results go to ``bench/results/<time>.json`` as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+from cryptography.fernet import Fernet
+
+from bench import harness, wrk
+
+SERVER_CORE = 0
+LOAD_CORE = 1
+SEED_LIMITS = {
+    "AUTH_RATE_LIMIT_WRITE": "10000000/minute",
+    "AUTH_RATE_LIMIT_DEFAULT": "10000000/minute",
+    "AUTH_RATE_LIMIT_ROLE_CREATE": "10000000/minute",
+}
+SCENARIOS: dict[str, dict[str, str]] = {
+    "sqlite": {},
+    "encrypted": {"AUTH_ENABLE_ENCRYPTION": "true"},
+    "audited": {"AUTH_AUDIT_PERMISSION_CHECKS": "true"},
+    "postgresql": {},
+    "postgresql-encrypted": {"AUTH_ENABLE_ENCRYPTION": "true"},
+    "workers2": {"AUTH_WORKERS": "2"},
+}
+
+
+@dataclass
+class Row:
+    scenario: str
+    memberships: int
+    seeded_via: str
+    seed_writes_per_second: float
+    checks_per_second: float
+    ratio: float
+    p50_ms: float
+    p99_ms: float
+    p99_ratio: float
+    errors: int
+    writes_per_second: float | None
+    batch_ms: float | None
+    rss_mib: float
+    startup_seconds: float
+
+
+def _batch_ms(url: str, key: str, data: harness.Dataset) -> float:
+    checks = [{"user": u, "permission": p} for u, p, _ in (data.questions * 2)[:1000]]
+    timings = []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
+        for _ in range(21):
+            started = time.perf_counter()
+            response = http.post("/api/check", json={"checks": checks})
+            timings.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+    return statistics.median(timings[1:])
+
+
+def _writes(url: str, key: str, workdir: Path, args: argparse.Namespace, core: int | None) -> float:
+    script = wrk.write_unique_posts(
+        workdir / "writes.lua", key=key, before="/api/membership/writer", after="/r0"
+    )
+    load = wrk.run(url, script, seconds=args.duration, connections=args.connections, core=core)
+    if load.errors:
+        raise RuntimeError(f"{load.errors} failed writes")
+    return load.requests_per_second
+
+
+def run_scenario(
+    name: str, args: argparse.Namespace, workdir: Path, bare_load: wrk.Load, stack: ExitStack
+) -> Row:
+    settings = {**SEED_LIMITS, **SCENARIOS[name]}
+    if settings.get("AUTH_ENABLE_ENCRYPTION") == "true":
+        settings["AUTH_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+    postgresql_url = None
+    if name.startswith("postgresql"):
+        from tests.databases import postgresql_database
+
+        postgresql_url = stack.enter_context(_sync(postgresql_database("auth_bench")))
+    workers = name == "workers2"
+    server_core = None if workers else SERVER_CORE
+    load_core = None if workers else LOAD_CORE
+    data = harness.Dataset.build(args.memberships)
+    directory = workdir / name
+    with harness.service(
+        directory, core=server_core, postgresql_url=postgresql_url, **settings
+    ) as server:
+        seeded = harness.seed(server.url, data)
+        harness.check_answers(server.url, seeded.key, data)
+        script = wrk.write_script(directory / "checks.lua", key=seeded.key, paths=data.paths())
+        wrk.run(server.url, script, seconds=1, connections=args.connections, core=load_core)
+        load = wrk.run(
+            server.url, script, seconds=args.duration, connections=args.connections, core=load_core
+        )
+        batch = _batch_ms(server.url, seeded.key, data)
+        writes = None if args.smoke else _writes(server.url, seeded.key, directory, args, load_core)
+        rss = harness.rss_mib(server.pid)
+    return Row(
+        scenario=name,
+        memberships=data.size,
+        seeded_via=seeded.via,
+        seed_writes_per_second=round(seeded.writes / seeded.seconds, 1),
+        checks_per_second=round(load.requests_per_second, 1),
+        ratio=round(load.requests_per_second / bare_load.requests_per_second, 3),
+        p50_ms=round(load.p50_ms, 2),
+        p99_ms=round(load.p99_ms, 2),
+        p99_ratio=round(load.p99_ms / bare_load.p99_ms, 2),
+        errors=load.errors,
+        writes_per_second=None if writes is None else round(writes, 1),
+        batch_ms=round(batch, 2),
+        rss_mib=round(rss, 1),
+        startup_seconds=round(server.startup_seconds, 2),
+    )
+
+
+class _sync:
+    """An async context manager driven from synchronous code (one event loop each way)."""
+
+    def __init__(self, manager: object) -> None:
+        self.manager = manager
+
+    def __enter__(self) -> str:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        return str(self.loop.run_until_complete(self.manager.__aenter__()))  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.run_until_complete(self.manager.__aexit__(None, None, None))  # type: ignore[attr-defined]
+        self.loop.close()
+
+
+def _table(bare_load: wrk.Load, rows: list[Row]) -> str:
+    lines = [
+        f"bare FastAPI route: {bare_load.requests_per_second:,.0f} req/s, "
+        f"p50 {bare_load.p50_ms:.2f} ms, p99 {bare_load.p99_ms:.2f} ms",
+        "",
+        "| scenario | memberships | checks/s | × bare | p50 ms | p99 ms | p99 × bare | errors "
+        "| writes/s | 1,000-check batch ms | seed writes/s (via) | RSS MiB | start-up s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        writes = "-" if row.writes_per_second is None else f"{row.writes_per_second:,.0f}"
+        lines.append(
+            f"| {row.scenario} | {row.memberships:,} | {row.checks_per_second:,.0f} "
+            f"| {row.ratio:.2f} | {row.p50_ms:.2f} | {row.p99_ms:.2f} | {row.p99_ratio:.2f} "
+            f"| {row.errors} | {writes} | {row.batch_ms} "
+            f"| {row.seed_writes_per_second:,.0f} ({row.seeded_via}) | {row.rss_mib:.0f} "
+            f"| {row.startup_seconds:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", default="sqlite,encrypted,postgresql",
+                        help="comma-separated (default: %(default)s); all: " + ",".join(SCENARIOS))
+    parser.add_argument("--memberships", type=int, default=10_000, help="default: %(default)s")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds (default: %(default)s)")
+    parser.add_argument("--connections", type=int, default=16, help="default: %(default)s")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few seconds: tiny data set, sqlite only (the suite runs this)")
+    args = parser.parse_args(argv)
+    if not wrk.available():
+        print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    names = ["sqlite"] if args.smoke else [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    if args.smoke:
+        args.memberships, args.duration = min(args.memberships, 400), 1.0
+    with tempfile.TemporaryDirectory(prefix="auth-bench-") as scratch, ExitStack() as stack:
+        workdir = Path(scratch)
+        with harness.bare(workdir, core=SERVER_CORE) as bare_server:
+            script = wrk.write_script(workdir / "bare.lua", key="bare",
+                                      paths=harness.Dataset.build(400).paths())
+            wrk.run(bare_server.url, script, seconds=1, connections=args.connections, core=LOAD_CORE)
+            bare_load = wrk.run(bare_server.url, script, seconds=args.duration,
+                                connections=args.connections, core=LOAD_CORE)
+        rows = [run_scenario(name, args, workdir, bare_load, stack) for name in names]
+    print(_table(bare_load, rows))
+    if not args.smoke:
+        results = Path(__file__).resolve().parent / "results"
+        results.mkdir(exist_ok=True)
+        document = {"bare": asdict(bare_load), "rows": [asdict(row) for row in rows],
+                    "argv": sys.argv[1:]}
+        (results / f"{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(document, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
