@@ -200,15 +200,15 @@ class Settings(BaseSettings):
 
     rate_limit_enabled: bool = True
     rate_limit_default: str = "6000/minute"
-    """Every request but decisions, per tenant (or per client address when
-    unauthenticated): listings, reads and writes."""
+    """Every request but decisions and writes, per tenant (or per client address when
+    unauthenticated): listings and other reads."""
     rate_limit_decisions: str | None = None
     """Decisions (``has_permission``, ``can_run``, ``POST /api/check``), per tenant.
     Unset (the default): not limited, so one tenant can use the service's whole
     decision capacity; set e.g. ``100000/minute`` to share it between tenants."""
     rate_limit_write: str = "30000/minute"
-    """Additionally, POST/PUT/PATCH/DELETE on /api, per tenant."""
-    rate_limit_role_create: str = "60/minute"
+    """POST/PUT/PATCH/DELETE on /api (decisions aside), per tenant."""
+    rate_limit_role_create: str = "600/minute"
     """Additionally, POST /api/role/{role}, per tenant."""
     rate_limit_auth_failures: str = "60/minute"
     """401 answers per client address; once spent, that address gets 429."""

@@ -10,8 +10,9 @@ database of its own), seeds a tenant (``--memberships`` memberships over 250 rol
 API), checks a sample of answers, pins the server to core 0 and Debian's ``wrk`` to
 core 1, and runs ``GET /api/has_permission/{user}/{name}`` over 2,000 random
 questions (about half allowed) for ``--duration`` seconds at ``--connections``
-connections. In the same run the bare route (:mod:`bench.bare_app`) is measured the
-same way, and each figure is reported with its ratio to the bare route's, so that
+connections. The bare route (:mod:`bench.bare_app`) runs all along, pinned to the
+same core: the load alternates between it and the service in ``--rounds`` slices, and
+each figure is the median slice, reported with its ratio to the bare route's, so that
 the machine's noise cancels. Besides decisions: REST writes per second (new
 memberships), a 1,000-check ``POST /api/check`` (median client-side time over 20),
 the server's resident memory after the run, and its start-up time.
@@ -59,6 +60,7 @@ SCENARIOS: dict[str, dict[str, str]] = {
 @dataclass
 class Row:
     scenario: str
+    bare_checks_per_second: float
     memberships: int
     seeded_via: str
     seed_writes_per_second: float
@@ -96,8 +98,47 @@ def _writes(url: str, key: str, workdir: Path, args: argparse.Namespace, core: i
     return load.requests_per_second
 
 
+def _side_by_side(
+    service_url: str,
+    service_script: Path,
+    bare_url: str,
+    bare_script: Path,
+    args: argparse.Namespace,
+    core: int | None,
+) -> tuple[wrk.Load, wrk.Load]:
+    """Alternate slices of load on the bare route and on the service (``--rounds``
+    each), so both see the machine in the same state; the median slice of each."""
+    seconds = args.duration / args.rounds
+    bare_loads, loads = [], []
+    for _ in range(args.rounds):
+        bare_loads.append(
+            wrk.run(
+                bare_url, bare_script, seconds=seconds, connections=args.connections, core=LOAD_CORE
+            )
+        )
+        loads.append(
+            wrk.run(
+                service_url,
+                service_script,
+                seconds=seconds,
+                connections=args.connections,
+                core=core,
+            )
+        )
+
+    def median(runs: list[wrk.Load]) -> wrk.Load:
+        return sorted(runs, key=lambda load: load.requests_per_second)[len(runs) // 2]
+
+    return median(loads), median(bare_loads)
+
+
 def run_scenario(
-    name: str, args: argparse.Namespace, workdir: Path, bare_load: wrk.Load, stack: ExitStack
+    name: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    bare_server: harness.Running,
+    bare_script: Path,
+    stack: ExitStack,
 ) -> Row:
     settings = {**SEED_LIMITS, **SCENARIOS[name]}
     if settings.get("AUTH_ENABLE_ENCRYPTION") == "true":
@@ -119,14 +160,15 @@ def run_scenario(
         harness.check_answers(server.url, seeded.key, data)
         script = wrk.write_script(directory / "checks.lua", key=seeded.key, paths=data.paths())
         wrk.run(server.url, script, seconds=1, connections=args.connections, core=load_core)
-        load = wrk.run(
-            server.url, script, seconds=args.duration, connections=args.connections, core=load_core
+        load, bare_load = _side_by_side(
+            server.url, script, bare_server.url, bare_script, args, load_core
         )
         batch = _batch_ms(server.url, seeded.key, data)
         writes = None if args.smoke else _writes(server.url, seeded.key, directory, args, load_core)
         rss = harness.rss_mib(server.pid)
     return Row(
         scenario=name,
+        bare_checks_per_second=round(bare_load.requests_per_second, 1),
         memberships=data.size,
         seeded_via=seeded.via,
         seed_writes_per_second=round(seeded.writes / seeded.seconds, 1),
@@ -160,19 +202,18 @@ class _sync:
         self.loop.close()
 
 
-def _table(bare_load: wrk.Load, rows: list[Row]) -> str:
+def _table(rows: list[Row]) -> str:
     lines = [
-        f"bare FastAPI route: {bare_load.requests_per_second:,.0f} req/s, "
-        f"p50 {bare_load.p50_ms:.2f} ms, p99 {bare_load.p99_ms:.2f} ms",
-        "",
-        "| scenario | memberships | checks/s | × bare | p50 ms | p99 ms | p99 × bare | errors "
-        "| writes/s | 1,000-check batch ms | seed writes/s (via) | RSS MiB | start-up s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | memberships | checks/s | bare route/s | x bare | p50 ms | p99 ms "
+        "| p99 x bare | errors | writes/s | 1,000-check batch ms | seed writes/s (via) "
+        "| RSS MiB | start-up s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         writes = "-" if row.writes_per_second is None else f"{row.writes_per_second:,.0f}"
         lines.append(
             f"| {row.scenario} | {row.memberships:,} | {row.checks_per_second:,.0f} "
+            f"| {row.bare_checks_per_second:,.0f} "
             f"| {row.ratio:.2f} | {row.p50_ms:.2f} | {row.p99_ms:.2f} | {row.p99_ratio:.2f} "
             f"| {row.errors} | {writes} | {row.batch_ms} "
             f"| {row.seed_writes_per_second:,.0f} ({row.seeded_via}) | {row.rss_mib:.0f} "
@@ -182,20 +223,39 @@ def _table(bare_load: wrk.Load, rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", default="sqlite,encrypted,postgresql",
-                        help="comma-separated (default: %(default)s); all: " + ",".join(SCENARIOS))
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--scenarios",
+        default="sqlite,encrypted,postgresql",
+        help="comma-separated (default: %(default)s); all: " + ",".join(SCENARIOS),
+    )
     parser.add_argument("--memberships", type=int, default=10_000, help="default: %(default)s")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds (default: %(default)s)")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds (default: %(default)s)"
+    )
     parser.add_argument("--connections", type=int, default=16, help="default: %(default)s")
-    parser.add_argument("--smoke", action="store_true",
-                        help="a few seconds: tiny data set, sqlite only (the suite runs this)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="alternating slices of bare route and service (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few seconds: tiny data set, sqlite only (the suite runs this)",
+    )
     args = parser.parse_args(argv)
     if not wrk.available():
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
-    names = ["sqlite"] if args.smoke else [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    names = (
+        ["sqlite"] if args.smoke else [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    )
     unknown = set(names) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
@@ -203,20 +263,24 @@ def main(argv: list[str] | None = None) -> int:
         args.memberships, args.duration = min(args.memberships, 400), 1.0
     with tempfile.TemporaryDirectory(prefix="auth-bench-") as scratch, ExitStack() as stack:
         workdir = Path(scratch)
-        with harness.bare(workdir, core=SERVER_CORE) as bare_server:
-            script = wrk.write_script(workdir / "bare.lua", key="bare",
-                                      paths=harness.Dataset.build(400).paths())
-            wrk.run(bare_server.url, script, seconds=1, connections=args.connections, core=LOAD_CORE)
-            bare_load = wrk.run(bare_server.url, script, seconds=args.duration,
-                                connections=args.connections, core=LOAD_CORE)
-        rows = [run_scenario(name, args, workdir, bare_load, stack) for name in names]
-    print(_table(bare_load, rows))
+        bare_server = stack.enter_context(harness.bare(workdir, core=SERVER_CORE))
+        bare_script = wrk.write_script(
+            workdir / "bare.lua", key="bare", paths=harness.Dataset.build(400).paths()
+        )
+        wrk.run(
+            bare_server.url, bare_script, seconds=1, connections=args.connections, core=LOAD_CORE
+        )
+        rows = [
+            run_scenario(name, args, workdir, bare_server, bare_script, stack) for name in names
+        ]
+    print(_table(rows))
     if not args.smoke:
         results = Path(__file__).resolve().parent / "results"
         results.mkdir(exist_ok=True)
-        document = {"bare": asdict(bare_load), "rows": [asdict(row) for row in rows],
-                    "argv": sys.argv[1:]}
-        (results / f"{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(document, indent=2))
+        document = {"rows": [asdict(row) for row in rows], "argv": sys.argv[1:]}
+        (results / f"{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(
+            json.dumps(document, indent=2)
+        )
     return 0
 
 

@@ -92,11 +92,21 @@ def bare(directory: Path, *, core: int | None) -> Iterator[Running]:
     """The bare FastAPI route under uvicorn, one worker."""
     port = free_port()
     log = (directory / "bare.log").open("w")
-    command = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port),
-               "--log-level", "warning", "--no-access-log"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.bare_app:app",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                               cwd=Path(__file__).resolve().parents[1])
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1]
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(300):
@@ -143,7 +153,9 @@ class Dataset:
         return sum(len(roles) for roles in self.memberships.values())
 
     def paths(self) -> list[str]:
-        return [f"/api/has_permission/{user}/{permission}" for user, permission, _ in self.questions]
+        return [
+            f"/api/has_permission/{user}/{permission}" for user, permission, _ in self.questions
+        ]
 
     def lines(self) -> Iterator[str]:
         """The data set as ``POST /api/bulk`` JSON lines."""
@@ -152,7 +164,9 @@ class Dataset:
         for role in range(self.roles):
             yield json.dumps({"type": "role", "role": f"r{role}"})
             for permission in range(PERMISSIONS_PER_ROLE):
-                yield json.dumps({"type": "grant", "role": f"r{role}", "permission": f"r{role}-p{permission}"})
+                yield json.dumps(
+                    {"type": "grant", "role": f"r{role}", "permission": f"r{role}-p{permission}"}
+                )
         for user, roles in self.memberships.items():
             for role in roles:
                 yield json.dumps({"type": "membership", "user": user, "role": f"r{role}"})
@@ -190,14 +204,21 @@ def seed(url: str, data: Dataset, *, clients: int = 4) -> Seeded:
         started = time.perf_counter()
         if has_bulk:
             body = ("\n".join(data.lines()) + "\n").encode()
-            http.post("/api/bulk", content=body,
-                      headers={"Content-Type": "application/x-ndjson"}).raise_for_status()
+            http.post(
+                "/api/bulk", content=body, headers={"Content-Type": "application/x-ndjson"}
+            ).raise_for_status()
             return Seeded(key, time.perf_counter() - started, data.size, "bulk")
     paths = [f"/api/role/r{role}" for role in range(data.roles)]
-    paths += [f"/api/permission/r{role}/r{role}-p{p}" for role in range(data.roles)
-              for p in range(PERMISSIONS_PER_ROLE)]
-    paths += [f"/api/membership/{user}/r{role}" for user, roles in data.memberships.items()
-              for role in roles]
+    paths += [
+        f"/api/permission/r{role}/r{role}-p{p}"
+        for role in range(data.roles)
+        for p in range(PERMISSIONS_PER_ROLE)
+    ]
+    paths += [
+        f"/api/membership/{user}/r{role}"
+        for user, roles in data.memberships.items()
+        for role in roles
+    ]
     asyncio.run(_rest(url, key, paths[: data.roles], clients))
     asyncio.run(_rest(url, key, paths[data.roles :], clients))
     return Seeded(key, time.perf_counter() - started, len(paths), "rest")

@@ -41,7 +41,7 @@ def write_script(path: Path, *, key: str, paths: list[str], method: str = "GET")
     path.write_text(
         "math.randomseed(7)\n"
         f"local paths = {{\n{table}\n}}\n"
-        f"local headers = {{[\"Authorization\"] = {_lua_string('Bearer ' + key)}}}\n"
+        f'local headers = {{["Authorization"] = {_lua_string("Bearer " + key)}}}\n'
         "request = function()\n"
         f"  return wrk.format({_lua_string(method)}, paths[math.random(#paths)], headers)\n"
         "end\n"
@@ -54,10 +54,10 @@ def write_unique_posts(path: Path, *, key: str, before: str, after: str = "") ->
     rows, e.g. ``/api/membership/writer<n>/r0``)."""
     path.write_text(
         "local counter = 0\n"
-        f"local headers = {{[\"Authorization\"] = {_lua_string('Bearer ' + key)}}}\n"
+        f'local headers = {{["Authorization"] = {_lua_string("Bearer " + key)}}}\n'
         "request = function()\n"
         "  counter = counter + 1\n"
-        f"  return wrk.format(\"POST\", {_lua_string(before)} .. counter .. {_lua_string(after)},"
+        f'  return wrk.format("POST", {_lua_string(before)} .. counter .. {_lua_string(after)},'
         " headers)\n"
         "end\n"
     )
@@ -87,13 +87,26 @@ def parse(output: str) -> Load:
     )
     if sockets:
         errors += sum(int(value) for value in sockets.groups())
-    return Load(float(rate.group(1)), _milliseconds(p50.group(1)), _milliseconds(p99.group(1)),
-                int(total.group(1)), errors)
+    return Load(
+        float(rate.group(1)),
+        _milliseconds(p50.group(1)),
+        _milliseconds(p99.group(1)),
+        int(total.group(1)),
+        errors,
+    )
 
 
 def run(url: str, script: Path, *, seconds: float, connections: int, core: int | None) -> Load:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-               "-s", str(script), url]
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     if core is not None:
         command = ["taskset", "-c", str(core), *command]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60)

@@ -107,7 +107,9 @@ class PostgresProbe:
         url = target.url.set(drivername="postgresql").render_as_string(hide_password=False)
         pool = await asyncpg.create_pool(
             url,
-            min_size=1,
+            # No floor: asyncpg would log a traceback for every failed attempt to
+            # restore one while the database is down (the requests answer 503 anyway).
+            min_size=0,
             max_size=POSTGRES_POOL_SIZE,
             timeout=connect_seconds or 60.0,
             command_timeout=statement_seconds,

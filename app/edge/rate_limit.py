@@ -20,9 +20,9 @@ Budgets, each a ``limits`` string such as ``600/minute``:
 * ``AUTH_RATE_LIMIT_DECISIONS``: ``has_permission``, ``can_run`` and
   ``POST /api/check``; unset by default (not limited), so one tenant may use the
   service's whole decision capacity;
-* ``AUTH_RATE_LIMIT_DEFAULT``: every other request of an identity (reads, listings,
-  writes);
-* ``AUTH_RATE_LIMIT_WRITE``: additionally, POST/PUT/PATCH/DELETE on ``/api``;
+* ``AUTH_RATE_LIMIT_DEFAULT``: every other read of an identity (listings, settings,
+  public routes, anything without a credential);
+* ``AUTH_RATE_LIMIT_WRITE``: POST/PUT/PATCH/DELETE on ``/api`` (decisions aside);
 * ``AUTH_RATE_LIMIT_ROLE_CREATE``: additionally, ``POST /api/role/{role}``;
 * ``AUTH_RATE_LIMIT_AUTH_FAILURES``: per client address, every 401 answer consumes
   one; once spent, requests from that address whose credential the store does not
@@ -144,12 +144,12 @@ class RateLimits:
     def _applicable(self, method: str, path: str) -> list[tuple[LimitName, RateLimitItem]]:
         if method in DECISION_METHODS and _DECISION_PATH.fullmatch(path):
             return [] if self.decisions is None else [(LimitName.DECISIONS, self.decisions)]
-        limits = [(LimitName.DEFAULT, self.default)]
         if method in WRITE_METHODS and path.startswith("/api/"):
-            limits.append((LimitName.WRITE, self.write))
+            limits = [(LimitName.WRITE, self.write)]
             if method == "POST" and _ROLE_PATH.fullmatch(path):
                 limits.append((LimitName.ROLE_CREATE, self.role_create))
-        return limits
+            return limits
+        return [(LimitName.DEFAULT, self.default)]
 
     def _check(
         self, identity: str, address: str, method: str, path: str, known: bool

@@ -1,7 +1,8 @@
 """Effective access and workflows: the decision routes (contract section 4).
 
-The two decision routes are the hot path: their only dependency is the
-:class:`~app.rbac.decider.Decider` (no session when the decision snapshot is current),
+The decision routes are the hot path: no dependency beyond the ``Request`` (FastAPI
+solves nothing for it), a :class:`~app.rbac.decider.Decider` built in the handler (no
+session when the decision snapshot is current),
 and they serialize their answer once (:func:`app.responses.wrapped_json`); the
 declared ``response_model`` keeps ``/openapi.json`` exact.
 """
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.edge.context import DecisionKind, record_decision
 from app.names import PermissionName, UserName, WorkflowName
 from app.paging import PageDep, listing_responses
-from app.rbac.decider import DeciderDep
+from app.rbac.decider import Decider
 from app.rbac.deps import RbacReader
 from app.rbac.ordering import BY_PERMISSION_INDEX, BY_ROLE_THEN_USER, PAGED
 from app.rbac.schemas import (
@@ -53,8 +54,8 @@ def _decision(allowed: bool, reason: str | None, message: str) -> Response:
     response_model_exclude_none=True,
     openapi_extra=SECURED,
 )
-async def has_permission(user: UserName, name: PermissionName, decider: DeciderDep) -> Response:
-    [(allowed, reason)] = await decider.answer([(user, name)])
+async def has_permission(user: UserName, name: PermissionName, request: Request) -> Response:
+    [(allowed, reason)] = await Decider(request).answer([(user, name)])
     record_decision(DecisionKind.HAS_PERMISSION, allowed)
     return _decision(
         allowed,
@@ -73,9 +74,9 @@ async def has_permission(user: UserName, name: PermissionName, decider: DeciderD
     response_model_exclude_none=True,
     openapi_extra=SECURED,
 )
-async def check_many(body: CheckRequest, decider: DeciderDep) -> Response:
+async def check_many(body: CheckRequest, request: Request) -> Response:
     questions = [(check.user, check.permission) for check in body.checks]
-    answers = await decider.answer(questions)
+    answers = await Decider(request).answer(questions)
     results: list[dict[str, object]] = []
     for (user, permission), (allowed, reason) in zip(questions, answers, strict=True):
         result: dict[str, object] = {
@@ -153,8 +154,8 @@ async def which_users_can(
     response_model_exclude_none=True,
     openapi_extra=SECURED,
 )
-async def can_run_workflow(user: UserName, workflow: WorkflowName, decider: DeciderDep) -> Response:
-    [(allowed, reason)] = await decider.answer([(user, workflow)])
+async def can_run_workflow(user: UserName, workflow: WorkflowName, request: Request) -> Response:
+    [(allowed, reason)] = await Decider(request).answer([(user, workflow)])
     record_decision(DecisionKind.CAN_RUN, allowed)
     return _decision(
         allowed,

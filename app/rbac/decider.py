@@ -1,6 +1,7 @@
 """The decision path of ``has_permission``, ``can_run`` and ``POST /api/check``.
 
-:class:`Decider` is the routes' only dependency (no session, no sub-dependencies): a
+:class:`Decider` is built by the routes from the ``Request`` (no session, no
+dependency to solve): a
 request whose tenant snapshot the gate found current is answered from memory
 (:mod:`app.decisions`); any other (a cold or stale snapshot, a token the gate could not
 settle, decisions audited with ``AUTH_AUDIT_PERMISSION_CHECKS``) opens one database
@@ -12,9 +13,8 @@ like the request boundary of ``SessionDep``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 
 from app.audit.trail import AuditTrail
 from app.deps import request_context, resolve_principal
@@ -64,10 +64,3 @@ class Decider:
             answers = [await service.decide(user, permission) for user, permission in questions]
             await session.commit()
         return answers
-
-
-async def get_decider(request: Request) -> Decider:
-    return Decider(request)
-
-
-DeciderDep = Annotated[Decider, Depends(get_decider)]

@@ -27,6 +27,8 @@ from fastapi import FastAPI
 
 from app.db import Database, build_engine
 from app.db_url import DatabaseTarget, resolve_database_target
+from app.decisions.probe import FamilyState
+from app.decisions.service import Decisions
 from app.main import create_app
 from app.state import AppState
 from tests.api.helpers import assert_problem
@@ -94,7 +96,10 @@ async def test_unreachable_database_answers_503_never_an_allow(
         async with running(create_app(settings)) as app, client(app, key) as http:
             await grant_alice(http)
             state: AppState = app.state.auth
-            app.state.auth = dataclasses.replace(state, database=Database(broken))
+            # Every connection fails: the engine's and the decisions' freshness probe.
+            database = Database(broken)
+            decisions = Decisions(database, UnreachableProbe(), state.cipher, settings)
+            app.state.auth = dataclasses.replace(state, database=database, decisions=decisions)
             with caplog.at_level(logging.INFO, logger=LOGGER):
                 assert_unavailable(await http.get(CHECK), "unreachable")
                 assert_unavailable(await http.post("/api/role/other"), "unreachable")
@@ -106,6 +111,22 @@ async def test_unreachable_database_answers_503_never_an_allow(
             assert not [r for r in caplog.records if r.name == "app.errors"]
     finally:
         await broken.dispose()
+
+
+class UnreachableProbe:
+    """A freshness probe whose database refuses every connection."""
+
+    async def by_key_hash(self, key_hash: str) -> tuple[int, int] | None:
+        raise ConnectionRefusedError("connection refused")
+
+    async def by_tenant(self, tenant_id: int) -> int | None:
+        raise ConnectionRefusedError("connection refused")
+
+    async def family(self, family_id: str, tenant_id: int) -> FamilyState | None:
+        raise ConnectionRefusedError("connection refused")
+
+    async def close(self) -> None:
+        return None
 
 
 @asynccontextmanager
@@ -171,8 +192,15 @@ async def test_exhausted_pool_answers_503(
     async with running(create_app(settings)) as app, client(app, key) as http:
         await grant_alice(http)
         state: AppState = app.state.auth
+        assert (await http.get(CHECK)).json()["data"]["has_permission"] is True
+        assert state.decisions is not None
+        await state.decisions.settle()  # the tenant's decision snapshot is current
         async with state.database.engine.connect():  # the pool's only connection
-            assert_unavailable(await http.get(CHECK), "timeout")
+            # Decisions confirmed fresh by the probe (its own connection) need no pool;
+            # everything that does answers 503.
+            assert (await http.get(CHECK)).json()["data"]["has_permission"] is True
+            assert_unavailable(await http.get("/api/roles"), "timeout")
+            assert_unavailable(await http.post("/api/role/other"), "timeout")
             health = await http.get("/health")
             assert (health.status_code, health.json()) == (
                 503,

@@ -55,7 +55,7 @@ def test_defaults() -> None:
     assert settings.rate_limit_default == "6000/minute"
     assert settings.rate_limit_decisions is None
     assert settings.rate_limit_write == "30000/minute"
-    assert settings.rate_limit_role_create == "60/minute"
+    assert settings.rate_limit_role_create == "600/minute"
     assert settings.rate_limit_auth_failures == "60/minute"
     assert settings.rate_limit_registration == "30/minute"
     assert settings.rate_limit_storage_uri.get_secret_value() == "memory://"
@@ -163,27 +163,28 @@ async def test_tokens_and_the_client_key_share_their_tenants_budget(
     edge_client: EdgeClient,
 ) -> None:
     key = new_key()
-    async with edge_client(rate_limit_default="4/minute") as (_app, http):
-        assert (await http.get("/api/roles", headers=bearer(key))).status_code == 200
+    async with edge_client(rate_limit_default="3/minute") as (_app, http):
+        assert (await http.get("/api/roles", headers=bearer(key))).status_code == 200  # opens it
         token = (await http.post("/api/token", headers=bearer(key))).json()["access_token"]
         by_token = [
             (await http.get("/api/roles", headers=bearer(token))).status_code for _ in range(3)
         ]
         by_key = await http.get("/api/roles", headers=bearer(key))
     assert by_token == [200, 200, 200]
-    assert_refused(by_key, "default", 4, "Rate limit exceeded")
+    assert_refused(by_key, "default", 3, "Rate limit exceeded")
 
 
 async def test_rotation_buys_no_fresh_budget(edge_client: EdgeClient) -> None:
     """Budgets belong to the tenant, not to its current key."""
     key = new_key()
     async with edge_client(rate_limit_default="3/minute") as (_app, http):
-        assert (await http.get("/api/roles", headers=bearer(key))).status_code == 200
+        assert (await http.get("/api/roles", headers=bearer(key))).status_code == 200  # opens it
+        before = [(await http.get("/api/roles", headers=bearer(key))).status_code for _ in range(2)]
         rotated = await http.post("/api/keys/rotate", headers=bearer(key))
         new = rotated.json()["data"]["new_key"]
-        spent = [(await http.get("/api/roles", headers=bearer(new))).status_code for _ in range(2)]
-        refused = await http.get("/api/roles", headers=bearer(new))
-    assert [rotated.status_code, *spent] == [200, 200, 200]
+        after = await http.get("/api/roles", headers=bearer(new))
+        refused = await http.get("/api/roles", headers=bearer(new))  # a fresh key's 2nd read
+    assert [*before, rotated.status_code, after.status_code] == [200, 200, 200, 200]
     assert_refused(refused, "default", 3, "Rate limit exceeded")
 
 
