@@ -45,7 +45,9 @@ _RECORD_ATTRIBUTES = frozenset(
     | {"message", "asctime", "color_message", "taskName", "request_id"}
 )
 _REDACTIONS = (
-    (re.compile(r"(?i)\bbearer\s+[^\s\"',;]+"), "Bearer [redacted]"),
+    # The credential ends at whitespace, a quote, a separator or a backslash, so a
+    # masked JSON line stays valid JSON (an escaped quote is never eaten).
+    (re.compile(r"(?i)\bbearer\s+[^\s\"',;\\]+"), "Bearer [redacted]"),
     (re.compile(r"\b(rak|rrk)_[A-Za-z0-9]{8,}"), r"\1_[redacted]"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
 )
@@ -64,7 +66,7 @@ def redact(text: str) -> str:
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {
-        key: redact(value) if isinstance(value, str) else value
+        key: value
         for key, value in vars(record).items()
         if key not in _RECORD_ATTRIBUTES and not key.startswith("_")
     }
@@ -76,34 +78,38 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line; the finished line is masked once (:func:`redact`)."""
+
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
             "timestamp": _timestamp(record),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": record.getMessage(),
             "request_id": current_request_id(),
         }
         payload.update(_extras(record))
         if record.exc_info:
-            payload["exception"] = redact(self.formatException(record.exc_info))
+            payload["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
-            payload["stack"] = redact(self.formatStack(record.stack_info))
-        return json.dumps(payload, default=str, ensure_ascii=False)
+            payload["stack"] = self.formatStack(record.stack_info)
+        return redact(json.dumps(payload, default=str, ensure_ascii=False))
 
 
 class TextFormatter(logging.Formatter):
+    """Plain text; the finished line is masked once (:func:`redact`)."""
+
     def format(self, record: logging.LogRecord) -> str:
         line = (
             f"{_timestamp(record)} {record.levelname} {record.name} "
-            f"[{current_request_id() or '-'}] {redact(record.getMessage())}"
+            f"[{current_request_id() or '-'}] {record.getMessage()}"
         )
         extras = _extras(record)
         if extras:
             line += " " + " ".join(f"{key}={value}" for key, value in extras.items())
         if record.exc_info:
-            line += "\n" + redact(self.formatException(record.exc_info))
-        return line
+            line += "\n" + self.formatException(record.exc_info)
+        return redact(line)
 
 
 def build_log_config(settings: Settings, stream: str = "ext://sys.stdout") -> dict[str, Any]:

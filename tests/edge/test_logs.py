@@ -206,3 +206,23 @@ async def test_refusal_and_error_lines_name_the_route_never_the_raw_path(
     text = json.dumps(lines)
     assert user not in text
     assert permission not in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'header was "Bearer 3f6b0c2e-0000-4000-8000-000000000000" then',
+        'quoted \\"Bearer abc.def\\" inside',
+        "multi\nline Bearer secret-value\ttab",
+    ],
+)
+def test_a_masked_line_stays_valid_json(text: str) -> None:
+    """The JSON line is masked as a whole, after encoding: it must still parse, and
+    the credential must be gone from every field."""
+    line = JsonFormatter().format(_record(text, detail=text))
+    parsed = json.loads(line)
+    for value in (parsed["message"], parsed["detail"]):
+        assert "Bearer [redacted]" in value
+        assert "3f6b0c2e" not in value
+        assert "secret-value" not in value
+        assert "abc.def" not in value
