@@ -1,6 +1,8 @@
 """Effective access and workflows: the decision routes (contract section 4).
 
-The decision routes are the hot path: no dependency beyond the ``Request`` (FastAPI
+The decision routes are the hot path. When the caller's decision snapshot is current
+the gate answers them before routing (:mod:`app.rbac.shortcut`); otherwise they run
+here: no dependency beyond the ``Request`` (FastAPI
 solves nothing for it), a :class:`~app.rbac.decider.Decider` built in the handler (no
 session when the decision snapshot is current),
 and they serialize their answer once (:func:`app.responses.wrapped_json`); the
@@ -17,6 +19,7 @@ from starlette.responses import Response
 from app.edge.context import DecisionKind, record_decision
 from app.names import PermissionName, UserName, WorkflowName
 from app.paging import PageDep, listing_responses
+from app.rbac.answers import can_run_message, decision_response, has_permission_message
 from app.rbac.decider import Decider
 from app.rbac.deps import RbacReader
 from app.rbac.ordering import BY_PERMISSION_INDEX, BY_ROLE_THEN_USER, PAGED
@@ -39,13 +42,6 @@ router = APIRouter(prefix="/api", responses=problem_examples(400, 401))
 SECURED: dict[str, Any] = {"security": [{"ClientKey": []}, {"OAuth2": []}]}
 
 
-def _decision(allowed: bool, reason: str | None, message: str) -> Response:
-    data: dict[str, object] = {"has_permission": allowed}
-    if reason is not None:
-        data["reason"] = reason
-    return wrapped_json(data, message)
-
-
 @router.get(
     "/has_permission/{user}/{name}",
     response_model=Wrapped[Decision],
@@ -57,11 +53,7 @@ def _decision(allowed: bool, reason: str | None, message: str) -> Response:
 async def has_permission(user: UserName, name: PermissionName, request: Request) -> Response:
     [(allowed, reason)] = await Decider(request).answer([(user, name)])
     record_decision(DecisionKind.HAS_PERMISSION, allowed)
-    return _decision(
-        allowed,
-        reason,
-        f"Permission check for user '{user}' and permission '{name}' completed",
-    )
+    return decision_response(allowed, reason, has_permission_message(user, name))
 
 
 @router.post(
@@ -157,11 +149,7 @@ async def which_users_can(
 async def can_run_workflow(user: UserName, workflow: WorkflowName, request: Request) -> Response:
     [(allowed, reason)] = await Decider(request).answer([(user, workflow)])
     record_decision(DecisionKind.CAN_RUN, allowed)
-    return _decision(
-        allowed,
-        reason,
-        f"Workflow permission check for user '{user}' and workflow '{workflow}' completed",
-    )
+    return decision_response(allowed, reason, can_run_message(user, workflow))
 
 
 @router.get(

@@ -12,6 +12,8 @@ Pure ASGI middleware (no body buffering), one pass:
    snapshots give for it (the tenant, and the principal when its snapshot is current).
    Routes read the principal from it (``PrincipalDep``); when it is absent they
    resolve the credential against the database, reusing the hash and the claims.
+   A decision request whose snapshot is current is answered right here
+   (:mod:`app.rbac.shortcut`), the rest goes on to the routes.
 3. **Rate-limit** (when ``AUTH_RATE_LIMIT_ENABLED``) by who is asking
    (:mod:`app.edge.rate_limit`): a tenant the store knows by its id (so rotating the
    key buys no fresh budget), anything else by client address.
@@ -30,6 +32,7 @@ from app.decisions.service import Passport
 from app.edge.context import rate_limit_address
 from app.edge.rate_limit import RateLimits, is_exempt, too_many_requests
 from app.errors import BEARER_CHALLENGE, problem_response, record_auth_failure
+from app.rbac.shortcut import answer_decision
 from app.security.credentials import (
     Credential,
     CredentialKind,
@@ -152,6 +155,15 @@ class ClientKeyGate:
                 return
             if not known:
                 send = self._counting_failures(send, address)
+        if (
+            visitor is not None
+            and visitor.passport is not None
+            and visitor.passport.snapshot is not None
+            and self._answers_decisions(scope)
+        ):
+            state = scope["app"].state.auth
+            if await answer_decision(scope, receive, send, visitor.passport, state.decisions):
+                return
         if gated and refused is not None:
             status, detail, reason = refused
             self._record(scope, reason)
@@ -160,6 +172,13 @@ class ClientKeyGate:
             await problem_response(status, detail, slug=slug, headers=headers)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def _answers_decisions(scope: Scope) -> bool:
+        """Decisions may be answered before routing (not when each is audited: that
+        takes the route's database transaction)."""
+        state = scope["app"].state.auth
+        return state.decisions is not None and not state.settings.audit_permission_checks
 
     def _counting_failures(self, send: Send, address: str) -> Send:
         limits = self.limits

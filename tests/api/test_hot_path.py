@@ -187,3 +187,54 @@ async def test_the_credential_is_derived_once_per_request(
     headers = {"Authorization": f"Bearer {token}"}
     assert_bare(await api.get("/api/roles", headers=headers), [])
     assert len(verifications) == 1
+
+
+@pytest.mark.parametrize("strict", [False, True])
+async def test_the_gates_answer_is_the_routes_answer(
+    app: FastAPI, api: httpx.AsyncClient, strict: bool
+) -> None:
+    """A warm decision is answered by the gate before routing (app.rbac.shortcut); its
+    status, headers and body equal the route's own answer to the same question."""
+    await _seed(api, strict)
+    decisions = app.state.auth.decisions
+    paths = [
+        "/api/has_permission/alice/publish",
+        "/api/has_permission/alice/delete",
+        "/api/has_permission/bob/publish",
+        "/api/workflow/user/alice/can_run/publish",
+        "/api/workflow/user/bob/can_run/publish",
+    ]
+
+    def shape(response: httpx.Response) -> tuple[int, dict[str, str], dict[str, Any]]:
+        body = response.json()
+        body.pop("timestamp")
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name not in {"x-request-id", "content-length", "date"}
+        }
+        return response.status_code, headers, body
+
+    await decisions.settle()
+    budget, decisions.cache.budget = decisions.cache.budget, 0
+    decisions.cache.put(replace(decisions.cache.get(await _tenant(app)), revision=-1))
+    routed = [shape(await api.get(path)) for path in paths]  # cold: the routes answer
+    decisions.cache.budget = budget
+    await api.get(paths[0])
+    await decisions.settle()
+    calls: list[str] = []
+    original = type(decisions).decide
+
+    def counting(self: Any, *args: Any) -> Any:
+        calls.append("decide")
+        return original(self, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(decisions), "decide", counting)
+        shortcut = [shape(await api.get(path)) for path in paths]
+    assert calls == ["decide"] * len(paths)  # answered from the snapshot
+    assert shortcut == routed
+    # A name the route refuses is refused the same way when warm (400, not an answer).
+    assert (await api.get("/api/has_permission/al ice/publish")).status_code == 400
+    metrics = (await api.get("/metrics")).text
+    assert 'route="/api/has_permission/{user}/{name}"' in metrics
