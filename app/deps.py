@@ -3,7 +3,9 @@
 * ``SettingsDep``, ``DatabaseDep``: built once by the lifespan.
 * ``SessionDep``: one session per request. Its transaction commits after the
   handler returns and *before* the response is sent (``scope="function"``), so a
-  failed commit can never follow a 2xx; any exception rolls it back.
+  failed commit can never follow a 2xx; any exception rolls it back. A committed
+  write answers ``Auth-Revision: <n>``, the tenant's revision after it
+  (:func:`get_session`).
 * ``PrincipalDep``: the tenant behind the request's credential (the gate middleware
   has already checked the header's shape). ``WriterDep`` additionally refuses
   read-only (``check``-scope) principals with 403.
@@ -22,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.trail import AuditTrail, RequestContext
 from app.config import Settings
 from app.db import Database
+from app.decisions.revision import current_revision, session_revision
+from app.edge.context import record_revision
 from app.edge.rate_limit import guard_registration
 from app.errors import Forbidden, Unauthorized
 from app.principal import Principal
@@ -79,7 +83,24 @@ async def get_session(request: Request, state: StateDep) -> AsyncIterator[AsyncS
     write = request.method not in READ_METHODS or state.settings.audit_permission_checks
     async with state.database.session(write=write) as session:
         yield session
+        revision = await _revision_written(request, session)
         await session.commit()
+    if revision is not None:
+        record_revision(revision)  # answered as Auth-Revision by the edge envelope
+
+
+WRITE_ROUTE_STATE_KEY = "tenant_write"
+
+
+async def _revision_written(request: Request, session: AsyncSession) -> int | None:
+    """The tenant's revision after this request's write: the one its transaction bumped
+    (:func:`app.decisions.revision.bump_revision`), or, for a write route that changed
+    nothing (an idempotent repeat), the tenant's current revision. ``None`` for reads."""
+    revision = session_revision(session)
+    if revision is None and getattr(request.state, WRITE_ROUTE_STATE_KEY, False):
+        principal: Principal = request.state.principal
+        revision = await current_revision(session, principal.tenant_id)
+    return revision
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -151,20 +172,22 @@ async def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def require_writer(principal: PrincipalDep) -> Principal:
+async def require_writer(request: Request, principal: PrincipalDep) -> Principal:
     if not principal.may_write:
         raise Forbidden("This credential may only call decision and read routes.")
+    setattr(request.state, WRITE_ROUTE_STATE_KEY, True)  # answers Auth-Revision
     return principal
 
 
 WriterDep = Annotated[Principal, Depends(require_writer)]
 
 
-async def require_client_key(principal: PrincipalDep) -> Principal:
+async def require_client_key(request: Request, principal: PrincipalDep) -> Principal:
     """Key management is for the client key itself: a token of any scope is refused,
     so a leaked token can never fetch a rotate key or rotate the tenant away."""
     if principal.key_hash is None:
         raise Forbidden("Key management needs the client key itself; tokens are refused.")
+    setattr(request.state, WRITE_ROUTE_STATE_KEY, True)  # answers Auth-Revision
     return principal
 
 

@@ -9,6 +9,10 @@ written in here, once, for every operation (:func:`finish_schema`):
   (``AUTH_MAX_BODY_BYTES``);
 * ``503`` (problem+json, ``Retry-After``) on every ``/api`` operation: each one reads
   or writes the database, and one that cannot be reached answers 503;
+* ``Auth-Revision`` on the 200 answer of every tenant write (:data:`WRITE_METHODS` on
+  ``/api`` but the token routes and the POSTs that only read, :data:`READ_ONLY_POSTS`)
+  and of every decision (:data:`DECISION_OPERATIONS`), and the ``Auth-Min-Revision``
+  request header of the decisions (see :mod:`app.decisions.consistency`);
 * no 422 (validation failures are 400 problem+json here);
 * request schemas written by hand (``openapi_extra``) keep no local ``$defs``: each
   definition moves to ``components/schemas`` and its references follow, so every
@@ -29,6 +33,40 @@ RETRY_AFTER = {
         "description": "Seconds to wait before trying again.",
         "schema": {"type": "integer", "minimum": 0},
     }
+}
+WRITE_METHODS = ("put", "post", "delete", "patch")
+READ_ONLY_POSTS = frozenset(
+    {"/api/apikeys/validate", "/api/apikeys/check_permission", "/api/check"}
+)
+DECISION_OPERATIONS = frozenset(
+    {
+        ("get", "/api/has_permission/{user}/{name}"),
+        ("get", "/api/workflow/user/{user}/can_run/{workflow}"),
+        ("post", "/api/check"),
+    }
+)
+WRITE_REVISION = {
+    "Auth-Revision": {
+        "description": "The tenant's revision after this write (unchanged when the write "
+        "changed nothing). Send it as `Auth-Min-Revision` to read your own write.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+DECISION_REVISION = {
+    "Auth-Revision": {
+        "description": "The tenant revision the answer was computed at, when it was "
+        "answered from the in-memory snapshot (absent when answered from the database).",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+MIN_REVISION_PARAMETER = {
+    "name": "Auth-Min-Revision",
+    "in": "header",
+    "required": False,
+    "description": "Answer from a state at least this new: an `Auth-Revision` a write "
+    "answered (read your own writes in `minimize_latency`; `strict` always answers from "
+    "the newest state). A decimal integer 0..2^63-1; anything else answers 400.",
+    "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
 }
 _DEFS_PREFIX = "#/$defs/"
 _COMPONENTS_PREFIX = "#/components/schemas/"
@@ -91,4 +129,20 @@ def finish_schema(schema: dict[str, Any], *, rate_limited: bool) -> dict[str, An
             if rate_limited and not is_exempt(path):
                 responses.setdefault("429", RATE_LIMITED)
             responses.setdefault("503", UNAVAILABLE)
+            _document_revisions(operation, method, path)
     return schema
+
+
+def _document_revisions(operation: dict[str, Any], method: str, path: str) -> None:
+    ok = operation.get("responses", {}).get("200")
+    if ok is None:
+        return
+    if (method, path) in DECISION_OPERATIONS:
+        ok.setdefault("headers", {}).update(DECISION_REVISION)
+        operation.setdefault("parameters", []).append(dict(MIN_REVISION_PARAMETER))
+    elif (
+        method in WRITE_METHODS
+        and not path.startswith("/api/token")
+        and path not in READ_ONLY_POSTS
+    ):
+        ok.setdefault("headers", {}).update(WRITE_REVISION)

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from app.config import Settings
 from app.db import Database, build_engine
+from app.decisions.listener import start_listener
 from app.decisions.probe import open_probe
 from app.decisions.service import Decisions
 from app.migrations import assert_schema_current
@@ -26,7 +27,8 @@ from app.tokens.codec import TokenCodec
 
 @asynccontextmanager
 async def open_decisions(state: AppState) -> AsyncIterator[Decisions]:
-    """The server's decision snapshots and their freshness probe, closed on exit."""
+    """The server's decision snapshots, their freshness probe and, in
+    ``minimize_latency`` on PostgreSQL, their revision listener; closed on exit."""
     settings = state.settings
     probe = await open_probe(
         settings.database,
@@ -35,6 +37,7 @@ async def open_decisions(state: AppState) -> AsyncIterator[Decisions]:
     )
     decisions = Decisions(state.database, probe, state.cipher, settings)
     try:
+        await start_listener(settings, decisions)
         yield decisions
     finally:
         await decisions.close()

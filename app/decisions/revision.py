@@ -2,7 +2,9 @@
 
 :func:`bump_revision` runs in the caller's transaction (the change and its revision
 commit together, or neither does). The new revision is remembered on the session
-(``session.info``) so the request boundary can answer it as ``Auth-Revision``. On
+(``session.info``) so the request boundary can answer it as ``Auth-Revision``
+(:func:`app.deps.get_session`; a write that changed nothing answers the tenant's
+current revision, :func:`current_revision`). On
 PostgreSQL it also sends ``NOTIFY auth_revisions, '<tenant>:<revision>'``, delivered
 to listening replicas when the transaction commits (never before, never if it rolls
 back); see :mod:`app.decisions.listener`.
@@ -47,3 +49,9 @@ def session_revision(session: AsyncSession) -> int | None:
     """The revision the session's transaction wrote, if it bumped one."""
     value = session.info.get(REVISION_INFO_KEY)
     return value if isinstance(value, int) else None
+
+
+async def current_revision(session: AsyncSession, tenant_id: int) -> int | None:
+    """The tenant's stored revision, read in the session's transaction."""
+    found = await session.scalar(select(Tenant.revision).where(Tenant.id == tenant_id))
+    return None if found is None else int(found)

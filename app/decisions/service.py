@@ -11,6 +11,12 @@ a time per tenant), and the request takes the ordinary database path, which is e
 by construction. A probe that fails also sends the request down that path, which
 answers 503 if the database is down: nothing is ever answered from memory without a
 successful probe (in ``minimize_latency``, without a live listener instead).
+
+``minimize_latency`` (PostgreSQL, :mod:`app.decisions.listener`): a client key whose
+tenant snapshot is cached, at least ``Auth-Min-Revision`` when the request sends one,
+and vouched for by the connected listener is answered without a probe; every other
+request (unknown keys, tokens, an older snapshot, a listener that is down) takes the
+probe path above, whose successful probes confirm snapshots for the listener.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.db import Database
@@ -28,6 +35,9 @@ from app.decisions.snapshot import TenantSnapshot, load_snapshot
 from app.principal import Principal, Scope
 from app.security.cipher import FieldCipher
 from app.tokens.codec import TokenClaims
+
+if TYPE_CHECKING:
+    from app.decisions.listener import RevisionListener
 
 logger = logging.getLogger("app.decisions")
 
@@ -50,6 +60,8 @@ class DecisionStats:
     probe_errors: int = 0
     rebuilds: int = 0
     rebuild_errors: int = 0
+    unprobed: int = 0
+    """Answered from a snapshot the listener vouched for, without a probe."""
 
 
 class Decisions:
@@ -67,12 +79,23 @@ class Decisions:
         self.cache = SnapshotCache(settings.decision_cache_entries)
         self.stats = DecisionStats()
         self._building: dict[int, asyncio.Task[None]] = {}
+        self.listener: RevisionListener | None = None
+        """Set in ``minimize_latency`` on PostgreSQL (:func:`start_listener`)."""
 
     # --- who is asking ---------------------------------------------------------------
 
-    async def for_client_key(self, key_hash: str) -> Passport | None:
+    async def for_client_key(
+        self, key_hash: str, min_revision: int | None = None, *, warm: bool = True
+    ) -> Passport | None:
         """The passport of a client key stored as ``key_hash``; ``None`` when the store
-        does not know the key (new, retired or mistyped) or could not be asked."""
+        does not know the key (new, retired or mistyped) or could not be asked.
+        ``min_revision`` (``Auth-Min-Revision``) only matters without a probe: a probe
+        always reads the newest state. ``warm``: rebuild a stale snapshot (decision
+        requests do; a write, which makes it stale again, has no use for it)."""
+        unprobed = self._unprobed(key_hash, min_revision)
+        if unprobed is not None:
+            return unprobed
+        token = None if self.listener is None else self.listener.token()
         try:
             found = await self.probe.by_key_hash(key_hash)
         except Exception:  # any driver error: the database path decides (and may 503)
@@ -82,10 +105,42 @@ class Decisions:
         if found is None:
             return None
         tenant_id, revision = found
-        return self._passport(tenant_id, revision, Scope.ADMIN, key_hash, None)
+        return self._confirmed(
+            self._passport(tenant_id, revision, Scope.ADMIN, key_hash, None, warm=warm), token
+        )
 
-    async def for_token(self, claims: TokenClaims) -> Passport | None:
-        """The passport of a verified access token whose family is live."""
+    def _unprobed(self, key_hash: str, min_revision: int | None) -> Passport | None:
+        """``minimize_latency``: the passport from the cached snapshot of the tenant
+        whose key hashes to ``key_hash``, when the listener vouches that no newer
+        revision exists; ``None``: probe as in ``strict``."""
+        if self.listener is None:
+            return None
+        snapshot = self.cache.by_key_hash(key_hash)
+        if (
+            snapshot is None
+            or (min_revision is not None and snapshot.revision < min_revision)
+            or not self.listener.vouches(snapshot.tenant_id, snapshot.revision)
+        ):
+            return None
+        passport = self._passport(
+            snapshot.tenant_id, snapshot.revision, Scope.ADMIN, key_hash, None
+        )
+        if passport.snapshot is None:
+            return None  # disabled: the probe path and the database refuse it
+        self.stats.unprobed += 1
+        return passport
+
+    def _confirmed(self, passport: Passport, token: int | None) -> Passport:
+        """A probe that found the cached snapshot current confirms it to the listener
+        (``token``: the listener's epoch taken before the probe)."""
+        if self.listener is not None and passport.snapshot is not None:
+            self.listener.confirm(passport.tenant_id, passport.revision, token)
+        return passport
+
+    async def for_token(self, claims: TokenClaims, *, warm: bool = True) -> Passport | None:
+        """The passport of a verified access token whose family is live (always probed:
+        revoking a token family bumps no revision)."""
+        token = None if self.listener is None else self.listener.token()
         try:
             family = await self.probe.family(claims.family_id, claims.tenant_id)
         except Exception:  # any driver error: the database path decides (and may 503)
@@ -98,7 +153,10 @@ class Decisions:
             scope = Scope(claims.scope)
         except ValueError:
             return None
-        return self._passport(claims.tenant_id, family.revision, scope, None, claims.key_generation)
+        passport = self._passport(
+            claims.tenant_id, family.revision, scope, None, claims.key_generation, warm=warm
+        )
+        return self._confirmed(passport, token)
 
     def _passport(
         self,
@@ -107,11 +165,14 @@ class Decisions:
         scope: Scope,
         key_hash: str | None,
         key_generation: int | None,
+        *,
+        warm: bool = True,
     ) -> Passport:
         snapshot = self.cache.get(tenant_id)
         if snapshot is None or snapshot.revision != revision:
             self.stats.stale += 1
-            self._rebuild(tenant_id)
+            if warm:
+                self._rebuild(tenant_id)
             return Passport(tenant_id, revision)
         if snapshot.disabled or (
             key_generation is not None and key_generation != snapshot.key_generation
@@ -150,7 +211,12 @@ class Decisions:
         self._building[tenant_id] = task
         task.add_done_callback(lambda _task: self._building.pop(tenant_id, None))
 
+    def tracks(self, tenant_id: int) -> bool:
+        """Whether the tenant is cached or being built (the listener records only those)."""
+        return tenant_id in self.cache or tenant_id in self._building
+
     async def _build(self, tenant_id: int) -> None:
+        token = None if self.listener is None else self.listener.token()
         try:
             async with self.database.transaction(write=False) as session:
                 snapshot = await load_snapshot(session, tenant_id, self.strict_default)
@@ -162,6 +228,14 @@ class Decisions:
             current = self.cache.get(snapshot.tenant_id)
             if current is None or current.revision < snapshot.revision:
                 self.cache.put(snapshot)
+            cached = self.cache.get(tenant_id)
+            if (
+                self.listener is not None
+                and cached is not None
+                and cached.revision == snapshot.revision
+            ):
+                # read after ``token`` was taken: confirms the tenant, like a probe
+                self.listener.confirm(tenant_id, snapshot.revision, token)
             self.stats.rebuilds += 1
 
     async def settle(self) -> None:
@@ -170,6 +244,8 @@ class Decisions:
             await asyncio.gather(*self._building.values(), return_exceptions=True)
 
     async def close(self) -> None:
+        if self.listener is not None:
+            await self.listener.close()
         for task in list(self._building.values()):
             task.cancel()
         await asyncio.gather(*self._building.values(), return_exceptions=True)

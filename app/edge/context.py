@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REVISION_HEADER = "Auth-Revision"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
@@ -36,6 +37,8 @@ class DecisionKind(StrEnum):
 class RequestContext:
     request_id: str
     decision: tuple[DecisionKind, bool] | None = None
+    revision: int | None = None
+    """The tenant revision the answer reflects, sent as ``Auth-Revision``."""
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("auth_request_context", default=None)
@@ -105,3 +108,12 @@ def record_decision(kind: DecisionKind, allowed: bool) -> None:
     context = _current.get()
     if context is not None:
         context.decision = (kind, allowed)
+
+
+def record_revision(revision: int) -> None:
+    """Note the tenant revision this request's answer reflects: the revision a write
+    committed, or the revision of the snapshot a decision was answered from. The
+    envelope sends it as ``Auth-Revision``."""
+    context = _current.get()
+    if context is not None:
+        context.revision = revision

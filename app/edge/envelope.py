@@ -9,6 +9,9 @@ the refusals of the inner edge layers get all of it), with a single ``send`` wra
 * **Security headers** (:mod:`app.edge.headers`): the static set, the page's
   Content-Security-Policy, and ``Cache-Control: no-store`` on ``/api`` answers, each
   replacing any value an inner layer set.
+* **Revision**: ``Auth-Revision: <n>`` when the request noted the tenant revision its
+  answer reflects (:func:`app.edge.context.record_revision`: a committed write, or a
+  decision answered from a snapshot).
 * **Telemetry** (:mod:`app.edge.telemetry`): once the response is complete (or the
   application raised), one ``app.access`` log line and the request metrics, with the
   route template and the decision the route noted.
@@ -23,7 +26,12 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.edge import context
-from app.edge.context import REQUEST_ID_HEADER, RequestContext, accept_request_id
+from app.edge.context import (
+    REQUEST_ID_HEADER,
+    REVISION_HEADER,
+    RequestContext,
+    accept_request_id,
+)
 from app.edge.headers import API_CSP, STATIC_HEADERS
 from app.edge.metrics import Metrics
 from app.edge.telemetry import RouteTemplates, log_access
@@ -36,6 +44,7 @@ PAGE_NAMES = frozenset(
     }
 )
 API_NAMES = PAGE_NAMES | {b"cache-control"}
+REVISION_HEADER_NAME = REVISION_HEADER.lower().encode()
 
 
 class EdgeEnvelope:
@@ -61,6 +70,7 @@ class EdgeEnvelope:
         policy = self.page_policies.get(path, API_CSP)
         is_api = path == "/api" or path.startswith("/api/")
         status = 500
+        request = RequestContext(request_id=request_id)
 
         ours, replaced = (
             (self._api_headers, API_NAMES) if is_api else (self._page_headers, PAGE_NAMES)
@@ -78,9 +88,10 @@ class EdgeEnvelope:
                 # One pass: drop any value an inner layer set for our headers, add ours.
                 kept = [pair for pair in message.get("headers", ()) if pair[0] not in replaced]
                 message["headers"] = kept + added
+                if request.revision is not None:
+                    message["headers"].append((REVISION_HEADER_NAME, b"%d" % request.revision))
             await send(message)
 
-        request = RequestContext(request_id=request_id)
         token = context.enter(request)
         try:
             await self.app(scope, receive, send_enveloped)

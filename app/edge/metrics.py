@@ -14,6 +14,11 @@ One :class:`Metrics` (its own ``CollectorRegistry``) per application:
 * ``auth_rate_limited_requests_total{limit}``,
   ``auth_rate_limit_unchecked_requests_total``,
   ``auth_rate_limit_storage_errors_total``, ``auth_rate_limit_storage_up``.
+* ``auth_decision_snapshot_answers_total{probe}``: requests answered from a decision
+  snapshot, ``probed`` (``strict``, one freshness probe) or ``unprobed``
+  (``minimize_latency``, vouched for by the revision listener);
+  ``auth_decision_listener_up`` (1 while the listener of ``minimize_latency`` listens)
+  and ``auth_decision_listener_losses_total``.
 * ``auth_db_pool_size``, ``auth_db_pool_checked_out``, ``auth_db_pool_checked_in``,
   ``auth_db_pool_overflow``: the SQLAlchemy pool of the lifespan's engine.
 * the standard ``process_*``, ``python_gc_*`` and ``python_info`` series.
@@ -136,6 +141,41 @@ class _PoolCollector(Collector):
             yield GaugeMetricFamily(name, documentation, value=value)
 
 
+class _DecisionsCollector(Collector):
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        decisions = getattr(getattr(self.app.state, "auth", None), "decisions", None)
+        if decisions is None:
+            return
+        stats = decisions.stats
+        answers = CounterMetricFamily(
+            "auth_decision_snapshot_answers",
+            "Requests answered from a decision snapshot, by whether a probe confirmed it",
+            labels=["probe"],
+        )
+        answers.add_metric(["probed"], stats.fresh - stats.unprobed)
+        answers.add_metric(["unprobed"], stats.unprobed)
+        yield answers
+        listener = decisions.listener
+        if listener is None:
+            return
+        yield GaugeMetricFamily(
+            "auth_decision_listener_up",
+            "1 while the revision listener (minimize_latency) listens, 0 in the strict fallback",
+            value=1 if listener.connected else 0,
+        )
+        yield CounterMetricFamily(
+            "auth_decision_listener_losses",
+            "Revision listener connections lost",
+            value=listener.losses,
+        )
+
+
 class Metrics:
     def __init__(self, app: FastAPI, rate_limits: RateLimits | None) -> None:
         self.registry = CollectorRegistry()
@@ -168,6 +208,7 @@ class Metrics:
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.registry.register(_AuthFailuresCollector(app))
         self.registry.register(_PoolCollector(app))
+        self.registry.register(_DecisionsCollector(app))
         if rate_limits is not None:
             self.registry.register(_RateLimitCollector(rate_limits))
         for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):

@@ -98,6 +98,11 @@ class Refusal:
     reset_at: float
 
 
+def is_decision_request(method: str, path: str) -> bool:
+    """``has_permission``, ``can_run`` or ``POST /api/check``."""
+    return method in DECISION_METHODS and _DECISION_PATH.fullmatch(path) is not None
+
+
 def is_exempt(path: str) -> bool:
     return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
 
@@ -142,7 +147,7 @@ class RateLimits:
     # --- the checks (synchronous: they run inline or in a worker thread) ----------
 
     def _applicable(self, method: str, path: str) -> list[tuple[LimitName, RateLimitItem]]:
-        if method in DECISION_METHODS and _DECISION_PATH.fullmatch(path):
+        if is_decision_request(method, path):
             return [] if self.decisions is None else [(LimitName.DECISIONS, self.decisions)]
         if method in WRITE_METHODS and path.startswith("/api/"):
             limits = [(LimitName.WRITE, self.write)]

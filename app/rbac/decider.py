@@ -7,7 +7,8 @@ request whose tenant snapshot the gate found current is answered from memory
 settle, decisions audited with ``AUTH_AUDIT_PERMISSION_CHECKS``) opens one database
 session, authenticates as every route does (:func:`app.deps.resolve_principal`), asks
 :meth:`RbacService.decide` for each question, and commits before answering, exactly
-like the request boundary of ``SessionDep``.
+like the request boundary of ``SessionDep``. An answer from memory carries
+``Auth-Revision`` (the snapshot's revision); one from the database does not.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi import Request
 
 from app.audit.trail import AuditTrail
 from app.deps import request_context, resolve_principal
+from app.edge.context import record_revision
 from app.rbac.service import RbacService
 from app.security.gate import visitor_of
 from app.state import AppState
@@ -46,6 +48,7 @@ class Decider:
         ):
             decide = state.decisions.decide
             snapshot = passport.snapshot
+            record_revision(snapshot.revision)  # Auth-Revision: the state answered from
             return [decide(snapshot, user, permission) for user, permission in questions]
         return await self._from_database(questions)
 

@@ -14,6 +14,8 @@ Pure ASGI middleware (no body buffering), one pass:
    resolve the credential against the database, reusing the hash and the claims.
    A decision request whose snapshot is current is answered right here
    (:mod:`app.rbac.shortcut`), the rest goes on to the routes.
+   A request's ``Auth-Min-Revision`` (:mod:`app.decisions.consistency`) goes with the
+   client key to the snapshots; a malformed one answers 400 before anything else.
 3. **Rate-limit** (when ``AUTH_RATE_LIMIT_ENABLED``) by who is asking
    (:mod:`app.edge.rate_limit`): a tenant the store knows by its id (so rotating the
    key buys no fresh budget), anything else by client address.
@@ -28,9 +30,10 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.decisions.consistency import BadMinRevision, min_revision_of
 from app.decisions.service import Passport
 from app.edge.context import rate_limit_address
-from app.edge.rate_limit import RateLimits, is_exempt, too_many_requests
+from app.edge.rate_limit import RateLimits, is_decision_request, is_exempt, too_many_requests
 from app.errors import BEARER_CHALLENGE, problem_response, record_auth_failure
 from app.rbac.shortcut import answer_decision
 from app.security.credentials import (
@@ -103,20 +106,29 @@ def visitor_of(scope: Scope) -> Visitor | None:
     return visitor if isinstance(visitor, Visitor) else None
 
 
-async def _authenticate(scope: Scope, credential: Credential) -> Visitor:
+async def _authenticate(
+    scope: Scope, credential: Credential, min_revision: int | None = None
+) -> Visitor:
     state = getattr(getattr(scope.get("app"), "state", None), "auth", None)
     if state is None:
         return Visitor(credential)
     decisions = state.decisions
+    # Only decisions warm a stale snapshot: rebuilding it for every write of a busy
+    # tenant would read the whole tenant again and again for nothing.
+    warm = is_decision_request(scope["method"], scope["path"])
     if credential.kind is CredentialKind.CLIENT_KEY:
         key_hash = hash_client_key(credential.value, state.secrets.key_hash)
-        passport = None if decisions is None else await decisions.for_client_key(key_hash)
+        passport = (
+            None
+            if decisions is None
+            else await decisions.for_client_key(key_hash, min_revision, warm=warm)
+        )
         return Visitor(credential, key_hash=key_hash, passport=passport)
     try:
         claims = state.tokens.verify(credential.value, TokenType.ACCESS)
     except TokenRejected:
         return Visitor(credential)
-    passport = None if decisions is None else await decisions.for_token(claims)
+    passport = None if decisions is None else await decisions.for_token(claims, warm=warm)
     return Visitor(credential, claims=claims, passport=passport)
 
 
@@ -129,6 +141,14 @@ class ClientKeyGate:
         if scope["type"] != "http" or is_exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
+        gated = is_gated(scope)
+        try:
+            # Auth-Min-Revision (app.decisions.consistency): a bad value is refused
+            # before any work, a good one bounds the snapshot a decision may use.
+            min_revision = min_revision_of(scope) if gated else None
+        except BadMinRevision as exc:
+            await problem_response(400, str(exc), slug="bad-min-revision")(scope, receive, send)
+            return
         header = authorization_header(scope)
         visitor: Visitor | None = None
         refused: tuple[int, str, FailureReason] | None = None
@@ -139,9 +159,8 @@ class ClientKeyGate:
         except MalformedCredential as exc:
             refused = (400, f"{exc}.", FailureReason.MALFORMED_CREDENTIAL)
         else:
-            visitor = await _authenticate(scope, credential)
+            visitor = await _authenticate(scope, credential, min_revision)
             scope.setdefault("state", {})[VISITOR_STATE_KEY] = visitor
-        gated = is_gated(scope)
         known = visitor is not None and visitor.passport is not None
         method: str = scope["method"]
         if self.limits is not None and not (known and self.limits.exempts(method, scope["path"])):
