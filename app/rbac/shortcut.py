@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from starlette.types import Receive, Scope, Send
 
 from app.decisions.service import Decisions, Passport
-from app.edge.context import DecisionKind, record_decision
+from app.edge.context import DecisionKind, record_decision, record_revision
 from app.names import NameKind, is_valid
 from app.rbac.answers import can_run_message, decision_response, has_permission_message
 
@@ -85,6 +85,7 @@ async def answer_decision(
             return False  # the route refuses it with its 400
         allowed, reason = decisions.decide(passport.snapshot, subject, target)
         record_decision(shape.kind, allowed)
+        record_revision(passport.snapshot.revision)  # Auth-Revision, as the route sends
         scope["route"] = shape.route
         response = decision_response(allowed, reason, shape.message(subject, target))
         await response(scope, receive, send)

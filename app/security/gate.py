@@ -115,7 +115,7 @@ async def _authenticate(
     decisions = state.decisions
     # Only decisions warm a stale snapshot: rebuilding it for every write of a busy
     # tenant would read the whole tenant again and again for nothing.
-    warm = is_decision_request(scope["method"], scope["path"])
+    warm = is_decision_request(scope.get("method", ""), scope.get("path", ""))
     if credential.kind is CredentialKind.CLIENT_KEY:
         key_hash = hash_client_key(credential.value, state.secrets.key_hash)
         passport = (

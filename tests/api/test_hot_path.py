@@ -6,7 +6,6 @@ seen by the very next check."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -66,7 +65,7 @@ async def test_a_cold_check_runs_two_selects_a_warm_one_none(
     decisions = app.state.auth.decisions
     await decisions.settle()
     budget, decisions.cache.budget = decisions.cache.budget, 0  # no snapshot: cold
-    decisions.cache.put(replace(decisions.cache.get(await _tenant(app)), revision=-1))
+    decisions.cache.forget(await _tenant(app))
     probes = _counting_probe(app, monkeypatch)
     with statements(app) as seen:
         assert_wrapped(await api.get("/api/has_permission/alice/publish"), {"has_permission": True})
@@ -211,13 +210,14 @@ async def test_the_gates_answer_is_the_routes_answer(
         headers = {
             name: value
             for name, value in response.headers.items()
-            if name not in {"x-request-id", "content-length", "date"}
+            # Auth-Revision: only answers from memory carry it (the cold ones here do not).
+            if name not in {"x-request-id", "content-length", "date", "auth-revision"}
         }
         return response.status_code, headers, body
 
     await decisions.settle()
     budget, decisions.cache.budget = decisions.cache.budget, 0
-    decisions.cache.put(replace(decisions.cache.get(await _tenant(app)), revision=-1))
+    decisions.cache.forget(await _tenant(app))
     routed = [shape(await api.get(path)) for path in paths]  # cold: the routes answer
     decisions.cache.budget = budget
     await api.get(paths[0])
@@ -231,7 +231,9 @@ async def test_the_gates_answer_is_the_routes_answer(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(type(decisions), "decide", counting)
-        shortcut = [shape(await api.get(path)) for path in paths]
+        warm = [await api.get(path) for path in paths]
+    shortcut = [shape(response) for response in warm]
+    assert all(response.headers["auth-revision"].isdigit() for response in warm)
     assert calls == ["decide"] * len(paths)  # answered from the snapshot
     assert shortcut == routed
     # A name the route refuses is refused the same way when warm (400, not an answer).
