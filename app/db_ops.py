@@ -30,3 +30,21 @@ async def insert_ignore(
     )
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
+
+
+async def insert_many_ignore(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    rows: list[dict[str, Any]],
+    conflict_columns: list[str],
+) -> None:
+    """:func:`insert_ignore` for many rows in one driver ``executemany`` (one prepared
+    statement, every row bound to it); rows that already exist are skipped."""
+    if not rows:
+        return
+    table = model.__table__
+    assert isinstance(table, Table)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
+    await session.execute(statement, rows)
