@@ -1,9 +1,9 @@
 """A tenant's roles, grants and memberships as JSON lines (the import format).
 
-Order: every role (by name), then every grant, then every membership (each in
-storage order), so the output imports as it is. A role's ``description`` is written
-only when it has one. Rows are read in keyset batches of :data:`EXPORT_BATCH` inside
-one read transaction, which sees one consistent state of the tenant (SQLite's
+Order: every role (by name), then every grant, then every membership (in no
+particular order), so the output imports as it is. A role's ``description`` is
+written only when it has one. Rows are read in batches of :data:`EXPORT_BATCH`
+inside one read transaction, which sees one consistent state of the tenant (SQLite's
 snapshot; ``REPEATABLE READ`` on PostgreSQL). Encrypted values are opened batch by
 batch, off the event loop when a batch holds many (:mod:`app.paging.decrypt`).
 """
@@ -76,22 +76,17 @@ async def _pairs(
     value: InstrumentedAttribute[str],
     shape: Callable[[str, str], dict[str, Any]],
 ) -> AsyncIterator[bytes]:
-    """``shape(role name, opened value)`` of each row of ``model``, in row order."""
-    after = 0
-    while True:
-        statement = (
-            scope.select(model.id, Role.name, value, within=model)
-            .join(Role, Role.id == model.role_id)
-            .where(model.id > after)
-            .order_by(model.id)
-            .limit(EXPORT_BATCH)
-        )
-        rows = (await scope.session.execute(statement)).all()
-        if not rows:
-            return
-        opened = await open_all(scope.cipher, [row[2] for row in rows])
-        yield record_lines([shape(row[1], text) for row, text in zip(rows, opened, strict=True)])
-        after = rows[-1][0]
+    """``shape(role name, opened value)`` of each row of ``model``: one query, read
+    :data:`EXPORT_BATCH` rows at a time (a server-side cursor on PostgreSQL)."""
+    statement = (
+        scope.select(Role.name, value, within=model)
+        .join(Role, Role.id == model.role_id)
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
+    result = await scope.session.stream(statement)
+    async for rows in result.partitions():
+        opened = await open_all(scope.cipher, [row[1] for row in rows])
+        yield record_lines([shape(row[0], text) for row, text in zip(rows, opened, strict=True)])
 
 
 async def export_lines(

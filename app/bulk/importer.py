@@ -42,6 +42,9 @@ from app.utc import utcnow
 
 BATCH_ROWS = 5000
 REMEMBERED = 100_000
+ROLE_COLUMNS = ("tenant_id", "name", "description", "created_at")
+GRANT_COLUMNS = ("tenant_id", "role_id", "permission_key", "permission", "created_at")
+MEMBERSHIP_COLUMNS = ("tenant_id", "role_id", "user_key", "user_name", "created_at")
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: grant and membership rows written so far."""
 
@@ -150,11 +153,11 @@ class BulkImporter:
         seal = self.cipher.seal_description
         tenant_id = self.scope.tenant_id
         new = [
-            {"tenant_id": tenant_id, "name": role, "description": seal(text), "created_at": now}
+            (tenant_id, role, seal(text), now)
             for role, text in plan.roles.items()
             if role not in existing
         ]
-        await insert_many_ignore(self.session, Role, new, ["tenant_id", "name"])
+        await insert_many_ignore(self.session, Role, ROLE_COLUMNS, new, ["tenant_id", "name"])
         described = [
             {"b_tenant": tenant_id, "b_name": role, "b_description": seal(text)}
             for role, text in plan.roles.items()
@@ -182,24 +185,14 @@ class BulkImporter:
         tenant_id = self.scope.tenant_id
         stored = self._stored("permission")
 
-        def rows(batch: list[tuple[int, str]]) -> list[dict[str, Any]]:
-            values = []
-            for role_id, permission in batch:
-                key, sealed = stored(permission)
-                values.append(
-                    {
-                        "tenant_id": tenant_id,
-                        "role_id": role_id,
-                        "permission_key": key,
-                        "permission": sealed,
-                        "created_at": now,
-                    }
-                )
-            return values
+        def rows(batch: list[tuple[int, str]]) -> list[tuple[Any, ...]]:
+            return [(tenant_id, role_id, *stored(permission), now) for role_id, permission in batch]
 
         for batch in _batches(plan.grants, role_ids):
             values = await asyncio.to_thread(rows, batch)
-            await insert_many_ignore(self.session, Grant, values, ["role_id", "permission_key"])
+            await insert_many_ignore(
+                self.session, Grant, GRANT_COLUMNS, values, ["role_id", "permission_key"]
+            )
             self._advance(len(batch), plan.rows)
 
     async def _write_memberships(
@@ -211,25 +204,13 @@ class BulkImporter:
         tenant_id = self.scope.tenant_id
         stored = self._stored("user")
 
-        def rows(batch: list[tuple[int, str]]) -> list[dict[str, Any]]:
-            values = []
-            for role_id, user in batch:
-                key, sealed = stored(user)
-                values.append(
-                    {
-                        "tenant_id": tenant_id,
-                        "role_id": role_id,
-                        "user_key": key,
-                        "user_name": sealed,
-                        "created_at": now,
-                    }
-                )
-            return values
+        def rows(batch: list[tuple[int, str]]) -> list[tuple[Any, ...]]:
+            return [(tenant_id, role_id, *stored(user), now) for role_id, user in batch]
 
         conflict = ["tenant_id", "user_key", "role_id"]
         for batch in _batches(plan.memberships, role_ids):
             values = await asyncio.to_thread(rows, batch)
-            await insert_many_ignore(self.session, Membership, values, conflict)
+            await insert_many_ignore(self.session, Membership, MEMBERSHIP_COLUMNS, values, conflict)
             self._advance(len(batch), plan.rows)
 
     def _stored(self, field: str) -> Callable[[str], tuple[str, str]]:
