@@ -11,6 +11,8 @@
     auth-server audit query|verify|head|export|prune  see app/cli_data.py
     auth-server tokens prune                          see app/cli_data.py
     auth-server encryption status|rotate|enable       see app/cli_data.py
+    auth-server import --tenant ID FILE               see app/bulk/cli.py
+    auth-server export --tenant ID [--output FILE]    see app/bulk/cli.py
     auth-server backup [--with-secrets] PATH  online copy of the SQLite database, checked
     auth-server backup --verify PATH        check a backup: integrity, revision, row counts
 
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import __version__
+from app.bulk.cli import register as register_bulk_commands
 from app.cli_data import register as register_data_commands
 
 if TYPE_CHECKING:
@@ -239,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup_cmd.set_defaults(handler=_backup)
     register_data_commands(commands)
+    register_bulk_commands(commands)
     parser.set_defaults(handler=_serve, host=None, port=None, workers=None)
     return parser
 

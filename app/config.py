@@ -230,6 +230,9 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     """Comma-separated Host names answered (``*.example.com`` wildcards); ``*``: any."""
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
+    """Largest request body of every route but ``POST /api/bulk`` (413 beyond)."""
+    bulk_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    """Largest body of ``POST /api/bulk`` (JSON lines of a bulk import; 413 beyond)."""
 
     @field_validator("cors_origins", "forwarded_allow_ips", "allowed_hosts", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from app import __version__
 from app.apikeys.router import router as apikeys_router
 from app.audit.refusals import audit_refusal
 from app.audit.router import router as audit_router
+from app.bulk.router import router as bulk_router
 from app.config import Settings, load_settings
 from app.docs_ui import mount_docs
 from app.edge import install_edge
@@ -52,6 +53,7 @@ OPENAPI_TAGS = [
     {"name": "tenant", "description": "Settings, client-key rotation and recovery."},
     {"name": "tokens", "description": "Short-lived access tokens and refresh tokens."},
     {"name": "audit", "description": "This tenant's tamper-evident audit trail."},
+    {"name": "bulk", "description": "Import and export a tenant's RBAC as JSON lines."},
     {"name": "service", "description": "Liveness and readiness (no authentication)."},
 ]
 
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tenants_router)
     app.include_router(tokens_router)
     app.include_router(audit_router)
+    app.include_router(bulk_router)
     if settings.enable_docs:
         mount_docs(app, title=TITLE)
     _register_problem_schema(app, rate_limited=settings.rate_limit_enabled)

@@ -14,7 +14,7 @@ written in here, once, for every operation (:func:`finish_schema`):
   and of every decision (:data:`DECISION_OPERATIONS`), and the ``Auth-Min-Revision``
   request header of the decisions (see :mod:`app.decisions.consistency`);
 * no 422 (validation failures are 400 problem+json here);
-* request schemas written by hand (``openapi_extra``) keep no local ``$defs``: each
+* request and response schemas written by hand keep no local ``$defs``: each
   definition moves to ``components/schemas`` and its references follow, so every
   ``$ref`` in the document resolves.
 """
@@ -89,7 +89,8 @@ UNAVAILABLE = _problem("The database is unreachable, hung or full", retry_after=
 
 def _hoist_defs(node: Any, components: dict[str, Any]) -> Any:
     """``node`` without local ``$defs``: they move to ``components`` and every
-    ``#/$defs/X`` reference becomes ``#/components/schemas/X``."""
+    ``#/$defs/X`` reference (``$ref``, discriminator mapping) becomes
+    ``#/components/schemas/X``."""
     if isinstance(node, list):
         return [_hoist_defs(item, components) for item in node]
     if not isinstance(node, dict):
@@ -102,7 +103,7 @@ def _hoist_defs(node: Any, components: dict[str, Any]) -> Any:
     for key, value in node.items():
         if key == "$defs":
             continue
-        if key == "$ref" and isinstance(value, str) and value.startswith(_DEFS_PREFIX):
+        if isinstance(value, str) and value.startswith(_DEFS_PREFIX):  # $ref, mapping
             result[key] = _COMPONENTS_PREFIX + value.removeprefix(_DEFS_PREFIX)
         else:
             result[key] = _hoist_defs(value, components)
@@ -119,7 +120,8 @@ def finish_schema(schema: dict[str, Any], *, rate_limited: bool) -> dict[str, An
             operation = operations.get(method)
             if operation is None:
                 continue
-            responses: dict[str, Any] = operation.setdefault("responses", {})
+            responses: dict[str, Any] = _hoist_defs(operation.get("responses", {}), components)
+            operation["responses"] = responses
             responses.pop("422", None)
             if "requestBody" in operation:
                 operation["requestBody"] = _hoist_defs(operation["requestBody"], components)

@@ -15,7 +15,8 @@ Order, outermost first (every refusal below is problem+json):
 2. uvicorn's ``ProxyHeadersMiddleware``: ``X-Forwarded-For``/``-Proto`` from
    ``AUTH_FORWARDED_ALLOW_IPS`` only.
 3. :mod:`~app.edge.hosts`: ``AUTH_ALLOWED_HOSTS`` (400).
-4. :mod:`~app.edge.body_limit`: ``AUTH_MAX_BODY_BYTES`` (413).
+4. :mod:`~app.edge.body_limit`: ``AUTH_MAX_BODY_BYTES`` (413), and
+   ``AUTH_BULK_MAX_BODY_BYTES`` for ``POST /api/bulk`` alone.
 5. :mod:`~app.edge.cors`: when ``AUTH_ALLOW_CORS`` (answers preflights itself).
 6. the gate (:mod:`app.security.gate`): authenticates the credential once (401/400)
    and applies :mod:`~app.edge.rate_limit` when ``AUTH_RATE_LIMIT_ENABLED`` (429);
@@ -30,6 +31,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app.bulk.records import BULK_PATH
 from app.config import Settings
 from app.edge.body_limit import BodySizeLimitMiddleware
 from app.edge.cors import ServiceCORSMiddleware
@@ -54,7 +56,11 @@ def install_edge(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(ClientKeyGate, limits=rate_limits)
     if settings.allow_cors:
         app.add_middleware(ServiceCORSMiddleware, origins=settings.cors_origins)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        larger={BULK_PATH: settings.bulk_max_body_bytes},
+    )
     app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 

@@ -88,8 +88,12 @@ def test_tls_and_rate_limit_follow_the_guide() -> None:
     api = block(tls, "location /api/ {")
     assert "limit_req zone=auth_limit burst=20 nodelay;" in api
     assert "proxy_pass http://auth_backend;" in api
-    # Only /api/ is rate limited: the service routes are not.
-    assert tls.count("limit_req ") == 1
+    bulk = block(tls, "location = /api/bulk {")
+    assert "limit_req zone=auth_limit burst=20 nodelay;" in bulk
+    assert "client_max_body_size 64m;" in bulk  # AUTH_BULK_MAX_BODY_BYTES's default
+    assert "proxy_pass http://auth_backend;" in bulk
+    # Only /api/ (and its /api/bulk) is rate limited: the service routes are not.
+    assert tls.count("limit_req ") == 2
     upstream = block(text, "upstream auth_backend {")
     assert re.findall(r"server (\S+) ", upstream) == ["auth1:5000", "auth2:5000"]
     plain = block(text, "server {\n    listen 80;")
