@@ -103,6 +103,8 @@ def run(url: str, script: Path, *, seconds: float, connections: int, core: int |
         f"-c{connections}",
         f"-d{max(1, round(seconds))}s",
         "--latency",
+        "--timeout",  # wrk's default (2 s) would count a slow answer as an error
+        "30s",
         "-s",
         str(script),
         url,
