@@ -60,6 +60,10 @@ TENANTS = 12
 """Tenants of the cache-bound test: 5 rows each, so B holds at most 6 of them."""
 SWEEPS = 2
 VIA = ("has_permission", "can_run")
+ERROR_SERIES = (
+    'auth_decision_snapshot_rebuilds_total{result="error"}',
+    "auth_decision_probe_errors_total",
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +78,16 @@ def cluster(
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=20) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+async def no_decision_errors(cluster: Cluster, http: httpx.AsyncClient) -> AsyncIterator[None]:
+    """After each scenario: no snapshot rebuild and no freshness probe failed on
+    either server (a failure answers from the database, so only this shows it)."""
+    yield
+    for server in (cluster.a, cluster.b):
+        errors = await metrics(http, server, *ERROR_SERIES)
+        assert errors == [0.0] * len(ERROR_SERIES), (cluster.name(server), errors)
 
 
 class Toggle:
