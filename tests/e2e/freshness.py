@@ -8,8 +8,10 @@
   that differ from the state the last acknowledged write left (stale answers) are
   collected, and :meth:`Ledger.assert_fresh` fails with the sequence that led to them.
 * :func:`warm`: ask a server until one of its answers came from the tenant's current
-  snapshot (``auth_decision_snapshot_requests_total{result="current"}`` grew), so the
+  snapshot (``auth_decision_snapshot_answers_total{probe="probed"}`` grew), so the
   write that follows must invalidate a warm cache, not merely miss a cold one.
+* :class:`Toggle`: one round of a scenario: warm the reader, write on the writer,
+  ask the reader at once (twice), for a write that flips one question's answer.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from app.config import Settings
 from tests.conftest import TEST_FERNET_KEY, TEST_JWT_SECRET, TEST_KEY_HASH_SECRET
 from tests.e2e.server import ServerProcess, free_port, server_env
 
-SMALL_CACHE = 30
+SMALL_CACHE = 20
 USER = "alice@example.com"
 ROLE = "editors"
 PERMISSION = "publish"
 WARM_ATTEMPTS = 40
+VIA = ("has_permission", "can_run")
+"""The two decision routes; rounds alternate between them."""
 
 Answer = tuple[int, bool | None, str | None]
 """``(status, has_permission, reason)`` of a decision."""
@@ -43,7 +47,7 @@ DENIED: Answer = (200, False, None)
 NOT_KEY_BACKED: Answer = (200, False, "user_not_key_backed")
 REFUSED: Answer = (401, None, None)
 
-CURRENT = 'auth_decision_snapshot_requests_total{result="current"}'
+CURRENT = 'auth_decision_snapshot_answers_total{probe="probed"}'
 
 
 @dataclass
@@ -258,3 +262,33 @@ async def warm(
             return
         await asyncio.sleep(0.002 * (attempt + 1))
     raise AssertionError(f"{ledger.cluster.name(server)} never answered from its snapshot")
+
+
+class Toggle:
+    """One tenant, one question, a write that flips its answer: warm the reader, write
+    on the writer, ask the reader at once."""
+
+    def __init__(self, http: httpx.AsyncClient, ledger: Ledger, key: str, state: Answer) -> None:
+        self.http = http
+        self.ledger = ledger
+        self.key = key
+        self.state = state
+
+    async def step(
+        self,
+        turn: int,
+        method: str,
+        path: str,
+        after: Answer,
+        body: dict[str, object] | None = None,
+    ) -> httpx.Response:
+        writer, reader = self.ledger.cluster.sides(turn)
+        via = VIA[turn % 2]
+
+        await warm(self.http, reader, self.ledger, (self.key, self.state), via=via)
+        response = await write(self.http, writer, self.key, method, path, body)
+        self.ledger.wrote(writer, f"{method} {path}")
+        self.state = after
+        for label in ("at once", "again"):
+            await self.ledger.expect(self.http, reader, self.key, after, label, via=via)
+        return response

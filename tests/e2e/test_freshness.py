@@ -14,6 +14,7 @@ throughout, except where a scenario turns it off to toggle it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import time
@@ -35,9 +36,12 @@ from tests.e2e.freshness import (
     ROLE,
     SMALL_CACHE,
     USER,
+    VIA,
     Answer,
     Cluster,
     Ledger,
+    Toggle,
+    bearer,
     decision,
     issue_token,
     metrics,
@@ -50,16 +54,16 @@ from tests.e2e.freshness import (
 
 pytestmark = pytest.mark.e2e
 
-ROUNDS = int(os.environ.get("AUTH_TEST_FRESHNESS_ROUNDS", "20"))
+ROUNDS = int(os.environ.get("AUTH_TEST_FRESHNESS_ROUNDS", "12"))
 """Writes per scenario (alternating states); raise it for a longer run."""
 EXPIRY_ROUNDS = max(2, ROUNDS // 2)
 EXPIRY_WINDOW = 0.3
 """Seconds a shortened API key stays live after the write."""
 DISABLE_ROUNDS = max(2, ROUNDS // 2)
-TENANTS = 12
-"""Tenants of the cache-bound test: 5 rows each, so B holds at most 6 of them."""
+TENANTS = 10
+"""Tenants of the cache-bound test: 5 rows each, so B holds at most 4 of them."""
 SWEEPS = 2
-VIA = ("has_permission", "can_run")
+
 ERROR_SERIES = (
     'auth_decision_snapshot_rebuilds_total{result="error"}',
     "auth_decision_probe_errors_total",
@@ -88,36 +92,6 @@ async def no_decision_errors(cluster: Cluster, http: httpx.AsyncClient) -> Async
     for server in (cluster.a, cluster.b):
         errors = await metrics(http, server, *ERROR_SERIES)
         assert errors == [0.0] * len(ERROR_SERIES), (cluster.name(server), errors)
-
-
-class Toggle:
-    """One tenant, one question, a write that flips its answer: warm the reader, write
-    on the writer, ask the reader at once."""
-
-    def __init__(self, http: httpx.AsyncClient, ledger: Ledger, key: str, state: Answer) -> None:
-        self.http = http
-        self.ledger = ledger
-        self.key = key
-        self.state = state
-
-    async def step(
-        self,
-        turn: int,
-        method: str,
-        path: str,
-        after: Answer,
-        body: dict[str, object] | None = None,
-    ) -> httpx.Response:
-        writer, reader = self.ledger.cluster.sides(turn)
-        via = VIA[turn % 2]
-
-        await warm(self.http, reader, self.ledger, (self.key, self.state), via=via)
-        response = await write(self.http, writer, self.key, method, path, body)
-        self.ledger.wrote(writer, f"{method} {path}")
-        self.state = after
-        for label in ("at once", "again"):
-            await self.ledger.expect(self.http, reader, self.key, after, label, via=via)
-        return response
 
 
 async def test_grants_and_revokes(cluster: Cluster, http: httpx.AsyncClient) -> None:
@@ -364,3 +338,63 @@ async def test_cache_bound_holds_and_eviction_never_changes_an_answer(
     ledger.assert_fresh(SWEEPS * 2 * 4 * TENANTS)
     assert evictions > 0
     assert current - current_before >= TENANTS  # many answers came from memory
+
+
+async def test_batch_answers_equal_single_answers(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    """``POST /api/check`` on one process right after a write on the other: each result
+    is what ``has_permission`` answers there for the same question, and what the write
+    left, strict identity included."""
+    ledger = Ledger("batch = single", cluster)
+    key, key_id = await open_tenant(http, cluster.a)
+    await write(http, cluster.a, key, "POST", "/api/apikeys/user/bob")
+    grants, members, keyed, strict = {PERMISSION}, {USER}, {USER, "bob"}, True
+    questions = list(itertools.product([USER, "bob", "carol"], [PERMISSION, "edit"]))
+
+    def model(user: str, permission: str) -> Answer:
+        if strict and user not in keyed:
+            return NOT_KEY_BACKED
+        return ALLOWED if user in members and permission in grants else DENIED
+
+    def toggle(found: set[str], item: str, path: str) -> tuple[str, str]:
+        method = "DELETE" if item in found else "POST"
+        (found.discard if item in found else found.add)(item)
+        return method, path
+
+    body = {"checks": [{"user": user, "permission": p} for user, p in questions]}
+    for turn in range(ROUNDS):
+        writer, reader = cluster.sides(turn)
+        await warm(http, reader, ledger, (key, model(USER, PERMISSION)))
+        change = turn % 5
+        payload: dict[str, object] | None = None
+        if change == 0:
+            method, path = toggle(grants, "edit", f"/api/permission/{ROLE}/edit")
+        elif change == 1:
+            method, path = toggle(members, "bob", f"/api/membership/bob/{ROLE}")
+        elif change == 2:
+            method, path = toggle(grants, PERMISSION, f"/api/permission/{ROLE}/{PERMISSION}")
+        elif change == 3:
+            strict = not strict
+            method, path, payload = "PUT", "/api/settings", {"strict_users": strict}
+        elif USER in keyed:
+            method, path = "DELETE", f"/api/apikeys/user/{USER}/{key_id}"
+            keyed.discard(USER)
+        else:
+            method, path = "POST", f"/api/apikeys/user/{USER}"
+            keyed.add(USER)
+        response = await write(http, writer, key, method, path, payload)
+        ledger.wrote(writer, f"{method} {path} {payload or ''}")
+        if method == "POST" and path.startswith("/api/apikeys/"):
+            key_id = response.json()["data"]["key_id"]
+        batch = await http.post(f"{reader.url}/api/check", headers=bearer(key), json=body)
+        assert batch.status_code == 200, batch.text
+        results = batch.json()["data"]["results"]
+        assert [(r["user"], r["permission"]) for r in results] == questions
+        for (user, permission), result in zip(questions, results, strict=True):
+            answer: Answer = (200, result["has_permission"], result.get("reason"))
+            ledger.record(reader, f"batch {user} {permission}", answer, model(user, permission))
+            single = await decision(http, reader, key, user=user, permission=permission)
+            ledger.record(reader, f"single {user} {permission}", single, answer)
+            ledger.record(reader, f"single {user} {permission}", single, model(user, permission))
+    ledger.assert_fresh(3 * len(questions) * ROUNDS)
