@@ -29,6 +29,8 @@ import httpx
 from jose import jwt
 
 from app.config import Settings
+from app.migrations import upgrade
+from app.tenants.admin import rekey
 from tests.conftest import TEST_FERNET_KEY, TEST_JWT_SECRET, TEST_KEY_HASH_SECRET
 from tests.e2e.server import ServerProcess, free_port, server_env
 
@@ -57,9 +59,6 @@ class Cluster:
     """Its cache holds at most :data:`SMALL_CACHE` rows."""
     settings: Settings
     """What an operator command run by the test uses (the servers' database and secrets)."""
-    env: dict[str, str]
-    """The environment of ``auth-server`` commands on the same database."""
-    workdir: Path
 
     def sides(self, turn: int) -> tuple[ServerProcess, ServerProcess]:
         """``(writer, reader)``: A writes and B reads on even turns, the other way round
@@ -100,18 +99,29 @@ def operator_settings(env: dict[str, str], state_dir: Path) -> Settings:
 
 @contextmanager
 def start_cluster(backend: str, database_env: dict[str, str], workdir: Path) -> Iterator[Cluster]:
-    """A and B on one database; A migrates it before B starts."""
+    """A and B on one database, migrated first, then started side by side."""
     shared = _shared_env(backend, database_env)
+    settings = operator_settings(shared, workdir / "cli")
+    upgrade(settings.database)
     with ExitStack() as stack:
         servers = []
         for name, extra in (("a", {}), ("b", {"AUTH_DECISION_CACHE_ENTRIES": str(SMALL_CACHE)})):
             home = workdir / name
             home.mkdir(parents=True, exist_ok=True)
-            env = server_env(home / "home", AUTH_PORT=str(free_port()), **shared, **extra)
-            servers.append(stack.enter_context(ServerProcess(home, env)))
-        cli_env = server_env(workdir / "cli" / "home", **shared)
-        settings = operator_settings(shared, workdir / "cli")
-        yield Cluster(servers[0], servers[1], settings, cli_env, workdir)
+            env = server_env(
+                home / "home",
+                AUTH_PORT=str(free_port()),
+                AUTH_MIGRATE_ON_START="false",
+                **shared,
+                **extra,
+            )
+            server = ServerProcess(home, env)
+            stack.callback(server.stop)
+            server.start()
+            servers.append(server)
+        for server in servers:
+            server.wait_healthy()
+        yield Cluster(servers[0], servers[1], settings)
 
 
 # --- HTTP -------------------------------------------------------------------------------
@@ -177,6 +187,28 @@ async def open_tenant(http: httpx.AsyncClient, server: ServerProcess) -> tuple[s
     issued = await write(http, server, key, "POST", f"/api/apikeys/user/{USER}")
     await write(http, server, key, "POST", f"/api/membership/{USER}/{ROLE}")
     return key, str(issued.json()["data"]["key_id"])
+
+
+async def rotate_client_key(
+    http: httpx.AsyncClient, cluster: Cluster, turn: int, key: str, token: str
+) -> tuple[str, str]:
+    """Move the tenant to a new client key, in turn by ``POST /api/keys/rotate``, by
+    ``/api/keys/recover`` with its rotate key, or by the operator's ``tenant rekey``
+    (its service function); the new key and what was done."""
+    writer = cluster.sides(turn)[0]
+    way = turn % 3
+    if way == 0:
+        rotated = await write(http, writer, key, "POST", "/api/keys/rotate")
+        return str(rotated.json()["data"]["new_key"]), f"{cluster.name(writer)}: rotate"
+    if way == 1:
+        issued = await write(http, writer, key, "POST", "/api/keys/get_rotate_key")
+        body = {"rotate_key": issued.json()["data"]["rotate_key"]}
+        recovered = await http.post(f"{writer.url}/api/keys/recover", json=body)
+        assert recovered.status_code == 200, recovered.text
+        return str(recovered.json()["data"]["new_key"]), f"{cluster.name(writer)}: recover"
+    new_key = await rekey(cluster.settings, token_tenant(token))
+    assert new_key is not None
+    return new_key, "operator: tenant rekey"
 
 
 async def metrics(http: httpx.AsyncClient, server: ServerProcess, *series: str) -> list[float]:
