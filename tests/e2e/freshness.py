@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +211,23 @@ async def rotate_client_key(
     new_key = await rekey(cluster.settings, token_tenant(token))
     assert new_key is not None
     return new_key, "operator: tenant rekey"
+
+
+async def shorten_key(
+    http: httpx.AsyncClient, writer: ServerProcess, key: str, key_id: str, window: float
+) -> float:
+    """Shorten USER's API key ``key_id`` to expire ``window`` seconds from now; when a
+    busy machine delivered the request after that moment (400: not in the future),
+    try a longer window. The new expiry, as Unix time."""
+    path = f"{writer.url}/api/apikeys/user/{USER}/{key_id}"
+    for attempt in range(4):
+        expires = time.time() + window * (1 << attempt)
+        body = {"expires_at": datetime.fromtimestamp(expires, UTC).isoformat()}
+        response = await http.patch(path, headers=bearer(key), json=body)
+        if response.status_code == 200:
+            return expires
+        assert response.status_code == 400, response.text
+    raise AssertionError("the key's expiry could not be shortened")
 
 
 async def metrics(http: httpx.AsyncClient, server: ServerProcess, *series: str) -> list[float]:
