@@ -139,12 +139,16 @@ async def write(
     credential: str,
     method: str,
     path: str,
-    body: dict[str, Any] | None = None,
+    body: dict[str, Any] | str | None = None,
 ) -> httpx.Response:
-    """One write; anything but 200 fails the test (a write must be acknowledged)."""
-    response = await http.request(
-        method, f"{server.url}{path}", headers=bearer(credential), json=body
-    )
+    """One write; anything but 200 fails the test (a write must be acknowledged). A
+    ``str`` body goes as JSON lines (``POST /api/bulk``)."""
+    url, headers = f"{server.url}{path}", bearer(credential)
+    if isinstance(body, str):
+        headers["Content-Type"] = "application/x-ndjson"
+        response = await http.request(method, url, headers=headers, content=body)
+    else:
+        response = await http.request(method, url, headers=headers, json=body)
     assert response.status_code == 200, (method, path, response.status_code, response.text)
     return response
 
@@ -331,7 +335,7 @@ class Toggle:
         method: str,
         path: str,
         after: Answer,
-        body: dict[str, object] | None = None,
+        body: dict[str, object] | str | None = None,
     ) -> httpx.Response:
         writer, reader = self.ledger.cluster.sides(turn)
         via = VIA[turn % 2]

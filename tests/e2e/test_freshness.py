@@ -119,6 +119,22 @@ async def test_memberships_added_and_removed(cluster: Cluster, http: httpx.Async
     assert ledger.warmed == ROUNDS
 
 
+async def test_bulk_imports(cluster: Cluster, http: httpx.AsyncClient) -> None:
+    """``POST /api/bulk`` (one transaction, one revision) brings the grant back; the
+    REST route takes it away again."""
+    ledger = Ledger("bulk import", cluster)
+    key, _ = await open_tenant(http, cluster.b)
+    toggle = Toggle(http, ledger, key, ALLOWED)
+    grant = f'{{"type": "grant", "role": "{ROLE}", "permission": "{PERMISSION}"}}\n'
+    for turn in range(ROUNDS):
+        if toggle.state == ALLOWED:
+            await toggle.step(turn, "DELETE", f"/api/permission/{ROLE}/{PERMISSION}", DENIED)
+        else:
+            imported = await toggle.step(turn, "POST", "/api/bulk", ALLOWED, grant)
+            assert imported.json()["data"]["grants"] == 1
+    ledger.assert_fresh(3 * ROUNDS)
+
+
 async def test_role_deleted_and_recreated(cluster: Cluster, http: httpx.AsyncClient) -> None:
     """Deleting the role purges its grants and memberships; re-creating it gives an
     empty role, which answers "no" until the grant and the membership are back."""
