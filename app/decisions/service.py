@@ -81,6 +81,8 @@ class Decisions:
         self._building: dict[int, asyncio.Task[None]] = {}
         self.listener: RevisionListener | None = None
         """Set in ``minimize_latency`` on PostgreSQL (:func:`start_listener`)."""
+        self._oversized: dict[int, int] = {}
+        """tenant id -> the revision at which its snapshot did not fit the budget"""
 
     # --- who is asking ---------------------------------------------------------------
 
@@ -171,7 +173,10 @@ class Decisions:
         snapshot = self.cache.get(tenant_id)
         if snapshot is None or snapshot.revision != revision:
             self.stats.stale += 1
-            if warm:
+            # A tenant too large for the whole budget at this very revision would be
+            # read in full again on every request only to be dropped: rebuild it once
+            # its revision moves (it may have shrunk), never per request.
+            if warm and self._oversized.get(tenant_id) != revision:
                 self._rebuild(tenant_id)
             return Passport(tenant_id, revision)
         if snapshot.disabled or (
@@ -218,7 +223,12 @@ class Decisions:
     async def _build(self, tenant_id: int) -> None:
         token = None if self.listener is None else self.listener.token()
         try:
-            async with self.database.transaction(write=False) as session:
+            # A plain session, not ``database.transaction()``: when a write commits
+            # while the snapshot is read, load_snapshot rolls back and reads again in a
+            # new transaction, which a ``session.begin()`` block refuses ("closed
+            # transaction inside context manager"): every rebuild that raced a write
+            # failed instead of retrying. Closing the session ends the read.
+            async with self.database.session(write=False) as session:
                 snapshot = await load_snapshot(session, tenant_id, self.strict_default)
         except Exception:  # the database path keeps answering; the next miss retries
             self.stats.rebuild_errors += 1
@@ -227,7 +237,10 @@ class Decisions:
         if snapshot is not None:
             current = self.cache.get(snapshot.tenant_id)
             if current is None or current.revision < snapshot.revision:
-                self.cache.put(snapshot)
+                if self.cache.put(snapshot):
+                    self._oversized.pop(tenant_id, None)
+                else:
+                    self._oversized[tenant_id] = snapshot.revision
             cached = self.cache.get(tenant_id)
             if (
                 self.listener is not None

@@ -21,6 +21,12 @@ One :class:`Metrics` (its own ``CollectorRegistry``) per application:
   and ``auth_decision_listener_losses_total``.
 * ``auth_db_pool_size``, ``auth_db_pool_checked_out``, ``auth_db_pool_checked_in``,
   ``auth_db_pool_overflow``: the SQLAlchemy pool of the lifespan's engine.
+* ``auth_decision_snapshot_misses_total`` (the tenant's snapshot was missing or older
+  than the stored revision: the database answered and a rebuild started),
+  ``auth_decision_probe_errors_total``, ``auth_decision_snapshot_rebuilds_total{result}``,
+  ``auth_decision_cache_tenants``, ``auth_decision_cache_rows``,
+  ``auth_decision_cache_evictions_total``: the decision snapshots of
+  :mod:`app.decisions` (read at scrape time).
 * the standard ``process_*``, ``python_gc_*`` and ``python_info`` series.
 
 Every process keeps its own numbers: with ``AUTH_WORKERS`` > 1 a scrape reaches one
@@ -152,7 +158,7 @@ class _DecisionsCollector(Collector):
         decisions = getattr(getattr(self.app.state, "auth", None), "decisions", None)
         if decisions is None:
             return
-        stats = decisions.stats
+        stats, cache = decisions.stats, decisions.cache
         answers = CounterMetricFamily(
             "auth_decision_snapshot_answers",
             "Requests answered from a decision snapshot, by whether a probe confirmed it",
@@ -161,6 +167,35 @@ class _DecisionsCollector(Collector):
         answers.add_metric(["probed"], stats.fresh - stats.unprobed)
         answers.add_metric(["unprobed"], stats.unprobed)
         yield answers
+        yield CounterMetricFamily(
+            "auth_decision_snapshot_misses",
+            "Requests whose tenant snapshot was missing or older than the stored revision",
+            value=stats.stale,
+        )
+        yield CounterMetricFamily(
+            "auth_decision_probe_errors",
+            "Freshness probes that failed (the database path answered instead)",
+            value=stats.probe_errors,
+        )
+        rebuilds = CounterMetricFamily(
+            "auth_decision_snapshot_rebuilds", "Snapshot rebuilds, by result", labels=["result"]
+        )
+        rebuilds.add_metric(["ok"], stats.rebuilds)
+        rebuilds.add_metric(["error"], stats.rebuild_errors)
+        yield rebuilds
+        yield GaugeMetricFamily(
+            "auth_decision_cache_tenants", "Tenant snapshots held", value=len(cache)
+        )
+        yield GaugeMetricFamily(
+            "auth_decision_cache_rows",
+            "Rows the held snapshots count against AUTH_DECISION_CACHE_ENTRIES",
+            value=cache.rows,
+        )
+        yield CounterMetricFamily(
+            "auth_decision_cache_evictions",
+            "Snapshots dropped to stay within AUTH_DECISION_CACHE_ENTRIES",
+            value=cache.evictions,
+        )
         listener = decisions.listener
         if listener is None:
             return

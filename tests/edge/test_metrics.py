@@ -129,3 +129,36 @@ async def test_metrics_are_open_without_a_token(edge_client: EdgeClient) -> None
     assert response.status_code == 200
     assert "process_resident_memory_bytes" in response.text
     assert "/metrics" not in documented
+
+
+async def test_decision_snapshot_metrics(edge_client: EdgeClient) -> None:
+    key = bearer(new_key())
+    check = "/api/has_permission/alice@example.com/publish"
+    async with edge_client(decision_cache_entries=1_000) as (app, http):
+        for path in (
+            "/api/role/editors",
+            "/api/permission/editors/publish",
+            "/api/membership/alice@example.com/editors",
+        ):
+            assert (await http.post(path, headers=key)).json()["result"] is True
+        decisions = app.state.auth.decisions
+        await decisions.settle()  # the writes' own requests started a rebuild
+        before = samples((await http.get("/metrics")).text)
+        assert (await http.get(check, headers=key)).json()["data"]["has_permission"]
+        await decisions.settle()
+        assert (await http.get(check, headers=key)).json()["data"]["has_permission"]
+        parsed = samples((await http.get("/metrics")).text)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(parsed, name, **labels) - value(before, name, **labels)
+
+    assert grew("auth_decision_snapshot_answers_total", probe="probed") >= 1
+    assert value(parsed, "auth_decision_snapshot_answers_total", probe="unprobed") == 0
+    assert value(parsed, "auth_decision_snapshot_misses_total") >= 1
+    assert value(parsed, "auth_decision_snapshot_rebuilds_total", result="ok") >= 1
+    assert value(parsed, "auth_decision_snapshot_rebuilds_total", result="error") == 0
+    assert value(parsed, "auth_decision_probe_errors_total") == 0
+    assert value(parsed, "auth_decision_cache_tenants") >= 1
+    # editors holds publish, alice belongs to editors, no API keys: 1 + 1 + the tenant row.
+    assert value(parsed, "auth_decision_cache_rows") == 3
+    assert value(parsed, "auth_decision_cache_evictions_total") == 0
