@@ -4,10 +4,11 @@
 #   docker run --rm -e AUTH_DATABASE_URL=... auth:0.1.0 migrate   # schema step, as the owner role
 #   docker run -p 5000:5000 -v /path/to/secrets:/run/secrets:ro auth:0.1.0
 #
-# * Base image: BASE_IMAGE, by default the official slim Python 3.11 on Debian bookworm.
-#   Pin it by digest for repeatable builds: resolve the tag once where a registry is
-#   reachable (`docker buildx imagetools inspect python:3.11-slim-bookworm`, the "Digest"
-#   line) and build with --build-arg BASE_IMAGE=python:3.11-slim-bookworm@sha256:<digest>.
+# * Base image: BASE_IMAGE, by default the official slim Python 3.11 on Debian bookworm,
+#   pinned by the digest of its multi-platform index (as the official images' repo-info
+#   records it), so two builds get the same base. To move to a newer base, resolve the
+#   tag where a registry is reachable (`docker buildx imagetools inspect
+#   python:3.11-slim-bookworm`, the "Digest" line) and update the digest here.
 #   Any image with python3.11 (as `python`, with venv and pip), groupadd/useradd and CA
 #   certificates works: CI builds on one it makes from Debian packages (.ci/container).
 # * Reproducible install: the dependencies come from requirements/main.txt (every
@@ -23,7 +24,7 @@
 #   /run/secrets named like the setting, lower case (auth_jwt_secret_key,
 #   auth_key_hash_secret, auth_database_url, ...), which `load_settings()` reads.
 
-ARG BASE_IMAGE=python:3.11-slim-bookworm
+ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:0bee7276f83efd4a1ee05bbbf4281d95ed28e079220a9457f25a93e3f1e3c31b
 
 FROM ${BASE_IMAGE} AS builder
 

@@ -73,7 +73,7 @@ def test_two_stages_on_a_base_image_argument() -> None:
         if keyword == "ARG" and arguments.startswith("BASE_IMAGE=")
     ]
     # The official slim image of the Python and Debian release CI's local base mirrors.
-    assert re.fullmatch(r"python:3\.11-slim-bookworm(@sha256:[0-9a-f]{64})?", default)
+    assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", default)  # pinned
 
 
 def test_runtime_contract() -> None:
