@@ -34,7 +34,7 @@ from app.security.failures import FailureReason
 from app.security.gate import Visitor, visitor_of
 from app.state import AppState
 from app.tenants.scope import TenantScope
-from app.tenants.service import resolve_client_key
+from app.tenants.service import TenantRecord, resolve_client_key
 from app.tokens.service import TokenService
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -122,6 +122,20 @@ def _visitor(request: Request) -> Visitor:
     return visitor
 
 
+async def tenant_of_key(
+    request: Request, state: AppState, session: AsyncSession, key_hash: str
+) -> TenantRecord:
+    """The tenant behind a client key's hash (opening it under open registration, within
+    the address's registration budget); raises :class:`Unauthorized` when refused."""
+    return await resolve_client_key(
+        session,
+        key_hash,
+        state.settings.tenant_registration,
+        registration_guard(request),
+        audit_key=state.secrets.audit,
+    )
+
+
 async def resolve_principal(request: Request, state: AppState, session: AsyncSession) -> Principal:
     """Authenticate once. The gate's passport when the tenant's decision snapshot is
     current (no query); otherwise the database: an access token (family, tenant and key
@@ -138,13 +152,7 @@ async def resolve_principal(request: Request, state: AppState, session: AsyncSes
             visitor.credential.value, state.secrets.key_hash
         )
         settings = state.settings
-        tenant = await resolve_client_key(
-            session,
-            key_hash,
-            settings.tenant_registration,
-            registration_guard(request),
-            audit_key=state.secrets.audit,
-        )
+        tenant = await tenant_of_key(request, state, session, key_hash)
         principal = Principal(
             tenant_id=tenant.id,
             strict_users=settings.strict_users_default

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path
 from pydantic import Field
@@ -92,27 +92,25 @@ def describe_invalid_parameter(parameter: str) -> str | None:
     return f"Invalid {kind.value} name: must be {RULES[kind].description}."
 
 
-def _path(kind: NameKind, description: str) -> object:
+def _constraints(kind: NameKind, description: str) -> dict[str, Any]:
     rule = RULES[kind]
-    return Path(
-        pattern=rule.pattern,
-        min_length=1,
-        max_length=rule.max_length,
-        description=f"{description} ({rule.description}).",
-        examples=[_EXAMPLES[kind]],
-    )
+    return {
+        "pattern": rule.pattern,
+        "min_length": 1,
+        "max_length": rule.max_length,
+        "description": f"{description} ({rule.description}).",
+        "examples": [_EXAMPLES[kind]],
+    }
+
+
+def _path(kind: NameKind, description: str) -> object:
+    """A name in a path parameter."""
+    return Path(**_constraints(kind, description))
 
 
 def _field(kind: NameKind, description: str) -> object:
-    """The same rule as :func:`_path`, for a name inside a JSON body."""
-    rule = RULES[kind]
-    return Field(
-        pattern=rule.pattern,
-        min_length=1,
-        max_length=rule.max_length,
-        description=f"{description} ({rule.description}).",
-        examples=[_EXAMPLES[kind]],
-    )
+    """The same rule for a name inside a JSON body."""
+    return Field(**_constraints(kind, description))
 
 
 _EXAMPLES = {

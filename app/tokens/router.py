@@ -20,7 +20,7 @@ from app.deps import (
     SessionDep,
     SettingsDep,
     StateDep,
-    registration_guard,
+    tenant_of_key,
 )
 from app.errors import (
     INVALID_TOKEN_CHALLENGE,
@@ -40,7 +40,6 @@ from app.security.credentials import (
     parse_authorization,
 )
 from app.security.failures import FailureReason
-from app.tenants.service import resolve_client_key
 from app.tokens.schemas import (
     ClientCredentialsForm,
     RefreshForm,
@@ -174,13 +173,7 @@ async def issue_token(
 ) -> TokenResponse:
     client_key, scope = await _client_key_and_scope(request)
     key_hash = hash_client_key(client_key, state.secrets.key_hash)
-    tenant = await resolve_client_key(
-        session,
-        key_hash,
-        settings.tenant_registration,
-        registration_guard(request),
-        audit_key=state.secrets.audit,
-    )
+    tenant = await tenant_of_key(request, state, session, key_hash)
     service = TokenService(session, state.tokens, settings, audit)
     pair = await service.issue(tenant.id, tenant.key_generation, scope)
     return _token_response(pair, response)
