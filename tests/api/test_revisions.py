@@ -64,6 +64,12 @@ async def test_every_write_route_answers_a_strictly_increasing_revision(
     await write(api, "DELETE", "/api/membership/alice/editors", "/api/membership/{user}/{role}")
     await write(api, "DELETE", "/api/permission/editors/publish", "/api/permission/{role}/{name}")
     await write(api, "DELETE", "/api/role/editors", "/api/role/{role}")
+    lines = b'{"type": "role", "role": "imported"}\n'
+    imported = await api.post(
+        "/api/bulk", content=lines, headers={"Content-Type": "application/x-ndjson"}
+    )
+    seen.append(("POST", "/api/bulk", _revision(imported)))
+    templates.add(("post", "/api/bulk"))
     rotated = await api.post("/api/keys/rotate")
     seen.append(("POST", "/api/keys/rotate", _revision(rotated)))
     templates.add(("post", "/api/keys/rotate"))
