@@ -110,6 +110,20 @@ def _hoist_defs(node: Any, components: dict[str, Any]) -> Any:
     return result
 
 
+def without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` (an object's JSON Schema) with every property's ``null`` alternative
+    dropped: for a form body, where a field is a string or absent, never null."""
+    properties: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options:
+            kept = [option for option in options if option != {"type": "null"}]
+            rest = {key: value for key, value in prop.items() if key != "anyOf"}
+            prop = {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
+        properties[name] = prop
+    return {**schema, "properties": properties}
+
+
 def finish_schema(schema: dict[str, Any], *, rate_limited: bool) -> dict[str, Any]:
     """Apply the rules of the module docstring to a generated schema, in place."""
     components: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})
