@@ -110,9 +110,10 @@ def _hoist_defs(node: Any, components: dict[str, Any]) -> Any:
     return result
 
 
-def without_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` (an object's JSON Schema) with every property's ``null`` alternative
-    dropped: for a form body, where a field is a string or absent, never null."""
+def form_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` (an object's JSON Schema) as a form body's: every property's ``null``
+    alternative dropped (a form field is a string or absent, never null), and unknown
+    fields allowed (a form's unrecognised parameters are ignored, RFC 6749 section 3.2)."""
     properties: dict[str, Any] = {}
     for name, prop in schema.get("properties", {}).items():
         options = prop.get("anyOf")
@@ -121,7 +122,9 @@ def without_null(schema: dict[str, Any]) -> dict[str, Any]:
             rest = {key: value for key, value in prop.items() if key != "anyOf"}
             prop = {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
         properties[name] = prop
-    return {**schema, "properties": properties}
+    finished = {**schema, "properties": properties}
+    finished.pop("additionalProperties", None)
+    return finished
 
 
 def finish_schema(schema: dict[str, Any], *, rate_limited: bool) -> dict[str, Any]:
