@@ -10,8 +10,8 @@ between tenants shows as a disagreement). After every step, for every tenant:
   ``user_roles``, ``role_permissions``, ``which_roles_can``, ``which_users_can``, the
   workflow users, API-key listings and settings equal the model (in full for the tenants the step wrote to; roles,
   ``which_users_can`` and decisions for the others);
-* ``has_permission`` and workflow ``can_run`` answer the model's decision for every
-  user and permission, asked twice: once after the writes, then again once the decision
+* ``has_permission``, workflow ``can_run`` and the batch ``POST /api/check`` answer
+  the model's decision for every user and permission, asked twice: once after the writes, then again once the decision
   snapshots are rebuilt (``decisions.settle()``), when every answer must come from a
   warm snapshot (``stats.fresh`` counts them) and still agree;
 * ``user_permissions`` is the model's effective set (or the strict refusal), and agrees
@@ -20,8 +20,8 @@ between tenants shows as a disagreement). After every step, for every tenant:
   ``unknown_key``.
 
 Runs on SQLite and PostgreSQL with field encryption on, in process (the conftest's
-app). Bounded: ``MODEL_MAX_EXAMPLES`` sequences (default 10 on SQLite, 6 on PostgreSQL) of up to
-``MODEL_STEPS`` steps (default 15), about a minute per backend; the README gives a
+app). Bounded: ``MODEL_MAX_EXAMPLES`` sequences (default 10 on SQLite, 6 on
+PostgreSQL) of up to ``MODEL_STEPS`` steps (default 15), about a minute per backend; the README gives a
 longer run.
 """
 
@@ -81,6 +81,7 @@ WRITES = (
 
 # Most steps write to the first tenant, so that sequences build on what they wrote;
 # the other two keep the same names, so that a leak between tenants shows.
+QUESTIONS = [(user, permission) for user in USERS for permission in PERMISSIONS]
 tenants = st.sampled_from((0, 0, 0, 0, 1, 2))
 users = st.sampled_from(USERS)
 roles = st.sampled_from(ROLES)
@@ -354,7 +355,8 @@ class RbacMachine(RuleBasedStateMachine):
             )
 
     def _decisions(self, model: TenantModel) -> list[tuple[str, bool, str | None]]:
-        """Every (user, permission) decision, from ``has_permission`` and ``can_run``."""
+        """Every (user, permission) decision, from ``has_permission``, ``can_run`` and the
+        batch ``POST /api/check``."""
         paths = {
             f"/api/has_permission/{user}/{permission}": (user, permission)
             for user in USERS
@@ -369,6 +371,14 @@ class RbacMachine(RuleBasedStateMachine):
             allowed, reason = data["has_permission"], data.get("reason")
             assert (allowed, reason) == model.decision(user, permission), path
             answers.append((path, allowed, reason))
+        checks = [{"user": user, "permission": permission} for user, permission in QUESTIONS]
+        batch = self.service.ok(model.client_key, "POST", "/api/check", json={"checks": checks})
+        assert batch["data"]["count"] == len(checks)
+        for (user, permission), result in zip(QUESTIONS, batch["data"]["results"], strict=True):
+            assert (result["user"], result["permission"]) == (user, permission)
+            allowed, reason = result["has_permission"], result.get("reason")
+            assert (allowed, reason) == model.decision(user, permission), ("batch", result)
+            answers.append((f"batch:{user}:{permission}", allowed, reason))
         return answers
 
     def _check_effective_access(self, model: TenantModel, user: str, data: Any) -> None:
