@@ -14,17 +14,25 @@ Loaded by ``schemathesis run`` (see ``tests/e2e/test_contract_fuzz.py`` and the 
   a request its schema allows is never refused as 400, except for the refusals that no
   JSON Schema can express, each named in :data:`MEANINGFUL_REFUSALS` (a cursor the
   service did not issue, an expiry in the past or lengthened, a 26th live key, both
-  ``cursor`` and ``offset``). Any other 400 on a schema-valid request fails the run.
+  ``cursor`` and ``offset``, a bulk record naming a role that exists nowhere). Any other 400 on a schema-valid request fails the run.
+* **JSON lines.** ``/api/bulk`` documents ``application/x-ndjson`` with the schema of one
+  line: generated records are sent as one JSON line each (:func:`json_lines`), and every
+  line of an NDJSON answer must match the documented schema (:func:`json_lines_conform`;
+  schemathesis itself would validate the whole body as one document).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from typing import Any
 
 import schemathesis
+from jsonschema import Draft202012Validator
 from schemathesis import Case, CheckContext, Response
+
+NDJSON = "application/x-ndjson"
 
 MEANINGFUL_REFUSALS = (
     "Invalid cursor:",
@@ -33,6 +41,7 @@ MEANINGFUL_REFUSALS = (
     "expires_at must be at most 365 days away.",
     "expires_at can only be shortened.",
     "active API keys; revoke one first.",
+    "is neither defined in the body nor in the tenant",
 )
 
 
@@ -78,3 +87,32 @@ def schema_valid_request_accepted(ctx: CheckContext, response: Response, case: C
         detail = ""
     if not any(reason in detail for reason in MEANINGFUL_REFUSALS):
         raise AssertionError(f"Schema-valid request refused as 400: {detail or response.text}")
+
+
+@schemathesis.serializer(NDJSON)
+def json_lines(ctx: Any, value: Any) -> bytes:
+    """A generated record as one JSON line (a string, e.g. the documented example, as is)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return (json.dumps(value) + "\n").encode()
+
+
+@schemathesis.check
+def json_lines_conform(ctx: CheckContext, response: Response, case: Case[Any]) -> None:
+    """Every line of an NDJSON answer is JSON matching the operation's documented schema."""
+    if NDJSON not in (response.headers.get("content-type") or [""])[0]:
+        return
+    document: dict[str, Any] = case.operation.schema.raw_schema
+    status = str(response.status_code)
+    responses = case.operation.definition.raw.get("responses", {})
+    schema = responses.get(status, {}).get("content", {}).get(NDJSON, {}).get("schema")
+    if schema is None:
+        raise AssertionError(f"undocumented NDJSON answer {status}")
+    validator = Draft202012Validator({**schema, "components": document.get("components", {})})
+    for number, line in enumerate(response.content.decode().splitlines(), start=1):
+        if line.strip():
+            errors = [error.message for error in validator.iter_errors(json.loads(line))]
+            if errors:
+                raise AssertionError(f"line {number} of the NDJSON answer: {errors[0]}")

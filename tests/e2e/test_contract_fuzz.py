@@ -11,7 +11,8 @@ Passing means: no 5xx; every status code, content type, header and body document
 ``response_headers_conformance``, ``response_schema_conformance``); schema-violating
 requests refused (``negative_data_rejection``); schema-valid ones accepted unless
 refused for a reason no schema can state (the hooks' check); every ``$ref`` resolves
-(an unresolvable one is a schemathesis error, so a non-zero exit).
+(an unresolvable one is a schemathesis error, so a non-zero exit). ``schemathesis.toml``
+beside this file says where extra (unknown) header parameters are not generated.
 
 Checks left out, because the contract (``shared/spec/api.md``) says otherwise:
 ``ignored_auth`` expects 401 for a malformed credential, which is 400 here (section 1);
@@ -50,6 +51,7 @@ FERNET_KEY = "PjxX3zqKfQkJbJ6m3rT8o9yJm1d1QWQ3l4qgKx5t0Ck="
 RAISED_BUDGET = "1000000/minute"
 EXCLUDED_CHECKS = "ignored_auth,use_after_free,positive_data_acceptance"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 PHASES = {
     "sqlite": os.environ.get("FUZZ_PHASES", "examples,fuzzing,stateful"),
     "postgresql": os.environ.get("FUZZ_PHASES", "examples,coverage,fuzzing,stateful"),
@@ -107,6 +109,8 @@ def test_every_operation_keeps_its_contract(
     }
     command = [
         schemathesis_executable(),
+        "--config-file",
+        str(CONFIG),
         "run",
         f"{fuzzed_server.url}/openapi.json",
         "--checks",
