@@ -110,6 +110,23 @@ def _hoist_defs(node: Any, components: dict[str, Any]) -> Any:
     return result
 
 
+def form_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` (an object's JSON Schema) as a form body's: every property's ``null``
+    alternative dropped (a form field is a string or absent, never null), and unknown
+    fields allowed (a form's unrecognised parameters are ignored, RFC 6749 section 3.2)."""
+    properties: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options:
+            kept = [option for option in options if option != {"type": "null"}]
+            rest = {key: value for key, value in prop.items() if key != "anyOf"}
+            prop = {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
+        properties[name] = prop
+    finished = {**schema, "properties": properties}
+    finished.pop("additionalProperties", None)
+    return finished
+
+
 def finish_schema(schema: dict[str, Any], *, rate_limited: bool) -> dict[str, Any]:
     """Apply the rules of the module docstring to a generated schema, in place."""
     components: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})

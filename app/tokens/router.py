@@ -29,6 +29,7 @@ from app.errors import (
     problem_response,
     record_auth_failure,
 )
+from app.openapi import form_schema as finished_form_schema
 from app.principal import Scope
 from app.responses import Bare, bare, problem_examples
 from app.security.credentials import (
@@ -59,13 +60,14 @@ def _body_doc(
     json_schema: dict[str, Any], form_schema: dict[str, Any], *, required: bool = True
 ) -> dict[str, Any]:
     """The two body forms a token route reads (see :mod:`app.bodies`); local ``$defs``
-    are moved to the components by :mod:`app.openapi`."""
+    are moved to the components by :mod:`app.openapi`; the form's schema is finished by
+    :func:`app.openapi.form_schema` (no null, unknown fields ignored)."""
     return {
         "requestBody": {
             "required": required,
             "content": {
                 "application/json": {"schema": json_schema},
-                "application/x-www-form-urlencoded": {"schema": form_schema},
+                "application/x-www-form-urlencoded": {"schema": finished_form_schema(form_schema)},
             },
         }
     }

@@ -10,7 +10,8 @@ from app.names import UUID4_PATTERN
 from app.principal import Scope
 
 JWT_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
-SCOPE_LIST_PATTERN = r"^(admin|check)( (admin|check))*$"
+# Empty is allowed: an empty ``scope`` (as a form may send) means the default, ``check``.
+SCOPE_LIST_PATTERN = r"^((admin|check)( (admin|check))*)?$"
 # Patterns passed as json_schema_extra are documented, not enforced by the model: a
 # token or key of another shape is refused by the service as a bad credential (401).
 

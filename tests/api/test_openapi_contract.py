@@ -138,6 +138,8 @@ async def test_token_json_body(
         ({"grant_type": "client_credentials", "scope": "check"}, True),
         ({"grant_type": "client_credentials", "scope": "check admin"}, True),
         ({"grant_type": "client_credentials", "client_id": "", "scope": "admin"}, True),
+        # An empty scope is the default (check); the schema used to forbid it.
+        ({"grant_type": "client_credentials", "scope": ""}, True),
         ({"grant_type": "client_credentials", "scope": "everything"}, False),
         ({"grant_type": "password"}, False),
     ],
@@ -152,6 +154,44 @@ async def test_token_form_body(
     response = await client.post("/api/token", data=body)
     assert response.status_code == (200 if valid else 400), response.text
     _check(validator, body, response.status_code)
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+async def test_form_bodies_document_no_null(client: httpx.AsyncClient) -> None:
+    """A form field is a string or absent: a documented null would be sent as the
+    string ``null`` (as schemathesis does), which the service rightly refuses."""
+    schema = await _schema(client)
+    forms = [
+        (path, operation["requestBody"]["content"][FORM]["schema"])
+        for _method, path, operation in _operations(schema)
+        if FORM in operation.get("requestBody", {}).get("content", {})
+    ]
+    assert {path for path, _ in forms} >= {"/api/token", "/api/token/refresh", "/api/token/revoke"}
+    for path, form in forms:
+        assert '"null"' not in str(form).replace("'", '"'), path
+
+
+@pytest.mark.parametrize(
+    ("form", "status"),
+    [
+        ({"token": "a.b.c"}, 200),
+        ({"token": "a.b.c", "token_type_hint": "refresh_token"}, 200),
+        ({"token": "a.b.c", "token_type_hint": "null"}, 400),
+        # A form's unrecognised parameters are ignored (RFC 6749 section 3.2), and
+        # documented so.
+        ({"token": "a.b.c", "client_id": "web"}, 200),
+    ],
+)
+async def test_revoke_form_body(
+    client: httpx.AsyncClient, form: dict[str, str], status: int
+) -> None:
+    validator = _body_schema(await _schema(client), "/api/token/revoke", "post", FORM)
+    response = await client.post("/api/token/revoke", data=form)
+    assert response.status_code == status, response.text
+    assert _documented(validator, form) is (status == 200), form
+    _check(validator, form, response.status_code)
 
 
 @pytest.mark.parametrize(
@@ -214,3 +254,25 @@ async def test_key_update_body(client: httpx.AsyncClient, api: httpx.AsyncClient
         response = await api.patch(f"/api/apikeys/user/ann/{key_id}", json=body)
         assert response.status_code == status, (body, response.text)
         _check(validator, body, response.status_code)
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "2024-01-01"])
+@pytest.mark.parametrize("bound", ["since", "until"])
+async def test_audit_times_are_iso_date_times(
+    api: httpx.AsyncClient, bound: str, value: str
+) -> None:
+    """Documented as ``date-time``: a number (once read as a Unix timestamp) or a bare
+    date answers 400; an ISO-8601 date-time, naive or not, is answered."""
+    response = await api.get("/api/audit", params={bound: value})
+    assert response.status_code == 400, response.text
+    for accepted in ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00", "2024-01-01 00:00:00+02:00"):
+        assert (await api.get("/api/audit", params={bound: accepted})).status_code == 200
+
+
+async def test_key_expiry_is_an_iso_date_time(api: httpx.AsyncClient) -> None:
+    soon = datetime.now(UTC) + timedelta(days=30)
+    refused = await api.post("/api/apikeys/user/ann", json={"expires_at": soon.timestamp()})
+    assert refused.status_code == 400, refused.text
+    assert (await api.get("/api/apikeys/user/ann")).json()["data"]["count"] == 0
+    accepted = await api.post("/api/apikeys/user/ann", json={"expires_at": soon.isoformat()})
+    assert accepted.status_code == 200, accepted.text
