@@ -3,7 +3,7 @@
 One pure ASGI pass, outside Starlette's ``ServerErrorMiddleware`` (so 500 answers and
 the refusals of the inner edge layers get all of it), with a single ``send`` wrapper:
 
-* **Request id** (:mod:`app.edge.request_id`): the caller's ``X-Request-ID`` when valid,
+* **Request id** (:mod:`app.edge.context`): the caller's ``X-Request-ID`` when valid,
   else a new UUID4; published in :mod:`app.edge.context` for every log line of the
   request, stored in ``scope["state"]["request_id"]`` and set on the response.
 * **Security headers** (:mod:`app.edge.headers`): the static set, the page's
