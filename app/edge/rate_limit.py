@@ -214,11 +214,6 @@ class RateLimits:
             self._down_since = None
         return True, result
 
-    def exempts(self, method: str, path: str) -> bool:
-        """No budget applies to a known tenant's ``method path`` (decisions, unless
-        ``AUTH_RATE_LIMIT_DECISIONS`` is set): nothing to count, no store round trip."""
-        return not self._applicable(method, path)
-
     async def check(
         self, identity: str, address: str, method: str, path: str, *, known: bool = False
     ) -> Refusal | None:

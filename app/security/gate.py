@@ -107,15 +107,14 @@ def visitor_of(scope: Scope) -> Visitor | None:
 
 
 async def _authenticate(
-    scope: Scope, credential: Credential, min_revision: int | None = None
+    scope: Scope, credential: Credential, min_revision: int | None = None, *, warm: bool = True
 ) -> Visitor:
+    """``warm``: rebuild the tenant's snapshot if it is stale. Only decisions do: a
+    rebuild for every write of a busy tenant would read it all again for nothing."""
     state = getattr(getattr(scope.get("app"), "state", None), "auth", None)
     if state is None:
         return Visitor(credential)
     decisions = state.decisions
-    # Only decisions warm a stale snapshot: rebuilding it for every write of a busy
-    # tenant would read the whole tenant again and again for nothing.
-    warm = is_decision_request(scope.get("method", ""), scope.get("path", ""))
     if credential.kind is CredentialKind.CLIENT_KEY:
         key_hash = hash_client_key(credential.value, state.secrets.key_hash)
         passport = (
@@ -142,6 +141,8 @@ class ClientKeyGate:
             await self.app(scope, receive, send)
             return
         gated = is_gated(scope)
+        method: str = scope["method"]
+        decision = is_decision_request(method, scope["path"])  # classified once
         try:
             # Auth-Min-Revision (app.decisions.consistency): a bad value is refused
             # before any work, a good one bounds the snapshot a decision may use.
@@ -159,15 +160,16 @@ class ClientKeyGate:
         except MalformedCredential as exc:
             refused = (400, f"{exc}.", FailureReason.MALFORMED_CREDENTIAL)
         else:
-            visitor = await _authenticate(scope, credential, min_revision)
+            visitor = await _authenticate(scope, credential, min_revision, warm=decision)
             scope.setdefault("state", {})[VISITOR_STATE_KEY] = visitor
         known = visitor is not None and visitor.passport is not None
-        method: str = scope["method"]
-        if self.limits is not None and not (known and self.limits.exempts(method, scope["path"])):
+        if self.limits is not None and not (known and decision and self.limits.decisions is None):
+            # (A known tenant's decision spends no budget unless AUTH_RATE_LIMIT_DECISIONS
+            # is set: no store round trip.)
             address = rate_limit_address(scope)
             identity = None if visitor is None else visitor.identity
             refusal = await self.limits.check(
-                identity or f"ip:{address}", address, scope["method"], scope["path"], known=known
+                identity or f"ip:{address}", address, method, scope["path"], known=known
             )
             if refusal is not None:
                 await too_many_requests(refusal)(scope, receive, send)
@@ -175,7 +177,8 @@ class ClientKeyGate:
             if not known:
                 send = self._counting_failures(send, address)
         if (
-            visitor is not None
+            decision
+            and visitor is not None
             and visitor.passport is not None
             and visitor.passport.snapshot is not None
             and self._answers_decisions(scope)

@@ -149,7 +149,8 @@ class ServerProcess:
             self._log = None
         return code
 
-    def __enter__(self) -> ServerProcess:
+    def start_healthy(self) -> ServerProcess:
+        """Start, wait until ``/health`` answers; stopped again if it never does."""
         self.start()
         try:
             self.wait_healthy()
@@ -157,6 +158,9 @@ class ServerProcess:
             self.stop()
             raise
         return self
+
+    def __enter__(self) -> ServerProcess:
+        return self.start_healthy()
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()

@@ -61,14 +61,7 @@ def start_server(workdir: Path, **auth: str) -> ServerProcess:
             **auth,
         },
     )
-    process = ServerProcess(workdir, env)
-    process.start()
-    try:
-        process.wait_healthy()
-    except BaseException:
-        process.stop()
-        raise
-    return process
+    return ServerProcess(workdir, env).start_healthy()
 
 
 @pytest.fixture

@@ -74,14 +74,7 @@ def _start(workdir: Path, database_url: str, **extra: str) -> ServerProcess:
         AUTH_LOG_FORMAT="text",
         **extra,
     )
-    process = ServerProcess(workdir, env)
-    process.start()
-    try:
-        process.wait_healthy()
-    except BaseException:
-        process.stop()
-        raise
-    return process
+    return ServerProcess(workdir, env).start_healthy()
 
 
 @pytest.fixture(scope="module")
