@@ -3,7 +3,7 @@
 The top-level ``alembic/`` and ``alembic.ini`` stay the source of truth (Alembic's own
 layout, ``alembic upgrade head`` from a checkout). ``build_py`` copies them into the
 built package as ``app/_alembic/alembic.ini`` and ``app/_alembic/alembic/``, the same
-layout one level down, so ``app.migrations`` finds them in a non-editable install.
+layout one level down, so ``app.db.migrations`` finds them in a non-editable install.
 ``tests/test_packaging.py`` checks that the wheel's copy equals the source.
 """
 

@@ -1,7 +1,7 @@
 """Async Alembic environment.
 
 The database comes from ``config.attributes["database_target"]`` when the caller
-passes one (tests, ``app.migrations``) and otherwise from the service settings, so
+passes one (tests, ``app.db.migrations``) and otherwise from the service settings, so
 ``alembic upgrade head`` and ``auth-server migrate`` always agree with the server.
 """
 
@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
 from app.config import load_settings
-from app.db import ensure_sqlite_file, use_wal_journal
-from app.db_url import DatabaseTarget
+from app.db.engine import ensure_sqlite_file, use_wal_journal
+from app.db.url import DatabaseTarget
 from app.models import Base
 
 config = context.config

@@ -22,7 +22,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:  # imported when used: ``auth-server --help`` stays fast
-    from app.db_url import DatabaseTarget
+    from app.db.url import DatabaseTarget
 
 DEFAULT_SECRETS_DIR = Path("/run/secrets")
 
@@ -160,7 +160,7 @@ class Settings(BaseSettings):
     @property
     def database(self) -> DatabaseTarget:
         """The resolved async database target (URL + driver connect arguments)."""
-        from app.db_url import resolve_database_target
+        from app.db.url import resolve_database_target
 
         if self.database_url is not None:
             return resolve_database_target(self.database_url.get_secret_value())
@@ -188,7 +188,7 @@ class Settings(BaseSettings):
         return self.sqlite_path.parent
 
     # === edge: rate limiting, CORS, proxies, body size, docs, observability ==========
-    # Used by app/edge and app/production.py; the README's "Edge and observability".
+    # Used by app/edge and app/security/production.py; the README's "Edge and observability".
     debug: bool = False
     """Development aid: the service's loggers at DEBUG and SQL statements logged
     (never their parameters). Refused in production."""

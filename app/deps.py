@@ -23,15 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import AuditTrail, RequestContext
 from app.config import Settings
-from app.db import Database
+from app.db.engine import Database
 from app.decisions.revision import current_revision, session_revision
 from app.edge.context import record_revision
 from app.edge.rate_limit import guard_registration
 from app.errors import Forbidden, Unauthorized
-from app.principal import Principal
 from app.security.credentials import CredentialKind, hash_client_key
 from app.security.failures import FailureReason
 from app.security.gate import Visitor, visitor_of
+from app.security.principal import Principal
 from app.state import AppState
 from app.tenants.scope import TenantScope
 from app.tenants.service import TenantRecord, resolve_client_key

@@ -10,7 +10,7 @@ Starlette's router (404/405) or request validation, leaves through
 JSON error envelope. Bodies never carry stack traces, SQL, secrets or client keys:
 unexpected exceptions become a generic 500 and are logged server-side only.
 
-Database faults (:mod:`app.db_faults` decides which errors are faults) become
+Database faults (:mod:`app.db.faults` decides which errors are faults) become
 :class:`DatabaseUnavailable`: 503 problem+json with ``Retry-After``, no traceback
 (the outage is logged once, when it starts and when it ends), and the keep-alive
 connection stays open. Driver and SQLAlchemy errors are handled inside the
@@ -33,9 +33,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
-from app.db_faults import DatabaseFault, classify_database_error
+from app.db.faults import DatabaseFault, classify_database_error
+from app.edge.route_templates import route_template, template_of_path
 from app.names import describe_invalid_parameter
-from app.route_templates import route_template, template_of_path
 from app.security.failures import FailureReason
 
 logger = logging.getLogger("app.errors")

@@ -15,22 +15,22 @@ from dataclasses import replace
 from fastapi import FastAPI
 
 from app import __version__
+from app.apidocs.schema import finish_schema
+from app.apidocs.ui import mount_docs
 from app.apikeys.router import router as apikeys_router
 from app.audit.refusals import audit_refusal
 from app.audit.router import router as audit_router
 from app.bulk.router import router as bulk_router
 from app.config import Settings, load_settings
-from app.docs_ui import mount_docs
-from app.edge import install_edge
+from app.edge.stack import install_edge
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
-from app.openapi import finish_schema
-from app.production import check_production_readiness
 from app.rbac.access_router import router as access_router
 from app.rbac.router import router as rbac_router
 from app.responses import Problem
-from app.runtime import open_decisions, open_state
 from app.security.failures import AuthFailures
+from app.security.production import check_production_readiness
+from app.state import open_decisions, open_state
 from app.tenants.router import router as tenants_router
 from app.tokens.router import router as tokens_router
 
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _register_problem_schema(app: FastAPI, *, rate_limited: bool) -> None:
     """Add the ``Problem`` schema that every documented error response refers to, and
-    the statuses the edge and the database add (:mod:`app.openapi`)."""
+    the statuses the edge and the database add (:mod:`app.apidocs.schema`)."""
     original = app.openapi
 
     def openapi() -> dict[str, object]:

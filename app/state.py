@@ -1,14 +1,29 @@
-"""What the lifespan builds once and every request shares."""
+"""The one state object the service shares, and the one place that builds it.
+
+:class:`AppState` is what the lifespan builds once and every request reads (through
+:mod:`app.deps`). :func:`open_state` turns :class:`Settings` into a ready state, for the
+server and for operator commands alike: engine created, secrets loaded (or generated in
+development, but never for a database that already has tenants), field cipher built,
+schema checked against the code's head revision, encryption canary checked. The engine
+is disposed on exit. :func:`open_decisions` adds the server's decision snapshots.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from app.config import Settings
-from app.db import Database
+from app.db.engine import Database, build_engine
+from app.db.migrations import assert_schema_current
+from app.decisions.listener import start_listener
+from app.decisions.probe import open_probe
 from app.decisions.service import Decisions
 from app.security.cipher import FieldCipher
-from app.security.secrets import ServerSecrets
+from app.security.encryption import build_cipher, check_canary
+from app.security.fresh_secrets import refuse_fresh_secrets_over_tenants
+from app.security.secrets import ServerSecrets, load_server_secrets
 from app.tokens.codec import TokenCodec
 
 
@@ -21,3 +36,42 @@ class AppState:
     cipher: FieldCipher
     decisions: Decisions | None = None
     """Decision snapshots and freshness probes (the server's lifespan only)."""
+
+
+@asynccontextmanager
+async def open_decisions(state: AppState) -> AsyncIterator[Decisions]:
+    """The server's decision snapshots, their freshness probe and, in
+    ``minimize_latency`` on PostgreSQL, their revision listener; closed on exit."""
+    settings = state.settings
+    probe = await open_probe(
+        settings.database,
+        connect_seconds=settings.db_connect_timeout or None,
+        statement_seconds=settings.db_statement_timeout or None,
+    )
+    decisions = Decisions(state.database, probe, state.cipher, settings)
+    try:
+        await start_listener(settings, decisions)
+        yield decisions
+    finally:
+        await decisions.close()
+
+
+@asynccontextmanager
+async def open_state(settings: Settings) -> AsyncIterator[AppState]:
+    engine = build_engine(settings)
+    try:
+        await refuse_fresh_secrets_over_tenants(settings, engine)
+        secrets = load_server_secrets(settings)
+        cipher = build_cipher(settings, secrets)
+        await assert_schema_current(engine)
+        database = Database(engine)
+        await check_canary(database, cipher)
+        yield AppState(
+            settings=settings,
+            database=database,
+            secrets=secrets,
+            tokens=TokenCodec(settings, secrets),
+            cipher=cipher,
+        )
+    finally:
+        await engine.dispose()

@@ -28,7 +28,7 @@ from cryptography.fernet import Fernet
 
 from app.bulk.admin import export_records, import_records
 from app.config import Settings
-from app.migrations import upgrade
+from app.db.migrations import upgrade
 from app.tenants.admin import create_tenant
 from tests.databases import postgresql_database
 

@@ -23,9 +23,9 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from app.config import Settings
-from app.db_url import DatabaseTarget, resolve_database_target
+from app.db.migrations import upgrade
+from app.db.url import DatabaseTarget, resolve_database_target
 from app.main import create_app
-from app.migrations import upgrade
 from tests.databases import postgresql_database, sqlite_target
 
 BACKENDS = ["sqlite", "postgresql"]

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from app.db_url import DatabaseTarget, resolve_database_target
+from app.db.url import DatabaseTarget, resolve_database_target
 
 ADMIN_URL = os.environ.get(
     "AUTH_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

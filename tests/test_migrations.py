@@ -21,8 +21,8 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import command, util
-from app.db_url import DatabaseTarget, resolve_database_target
-from app.migrations import alembic_config, downgrade, head_revision, upgrade
+from app.db.migrations import alembic_config, downgrade, head_revision, upgrade
+from app.db.url import DatabaseTarget, resolve_database_target
 from app.models import Base
 from tests.databases import postgresql_database, sqlite_target
 

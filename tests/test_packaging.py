@@ -147,7 +147,7 @@ def test_installed_wheel_migrates_and_serves(wheel: tuple[Path, str], tmp_path: 
         AUTH_MIGRATE_ON_START="false",
     )
     where = subprocess.run(
-        [str(python), "-c", "import app.migrations as m; print(m.MIGRATIONS_ROOT)"],
+        [str(python), "-c", "import app.db.migrations as m; print(m.MIGRATIONS_ROOT)"],
         env=env,
         cwd=workdir,
         capture_output=True,

@@ -17,11 +17,11 @@ import asyncpg
 import pytest
 from asgi_lifespan import LifespanManager
 
-from app.db_url import resolve_database_target
+from app.db.migrations import upgrade
+from app.db.url import resolve_database_target
 from app.decisions.listener import APPLICATION_NAME, RevisionListener
 from app.decisions.revision import CHANNEL
 from app.main import create_app
-from app.migrations import upgrade
 from tests.conftest import make_settings
 from tests.databases import postgresql_database, sqlite_target
 

@@ -25,11 +25,10 @@ from app.audit.service import (
     verify,
 )
 from app.config import Settings
-from app.db import Database
-from app.runtime import open_state
+from app.db.engine import Database
 from app.security.credentials import hash_client_key, is_uuid4
 from app.security.secrets import ServerSecrets
-from app.state import AppState
+from app.state import AppState, open_state
 from app.tenants.service import find_by_key_hash
 from app.utc import as_utc
 

@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db_ops import insert_ignore
+from app.db.statements import insert_ignore
 from app.models import AuditHead, AuditLog
 from app.models.audit import GENESIS_HASH
 from app.security.cipher import StoredDataCorrupt

@@ -26,10 +26,10 @@ from sqlalchemy import select
 
 from app.audit.trail import SYSTEM_CHAIN, AuditTrail
 from app.deps import request_context
+from app.edge.route_templates import route_template
 from app.errors import AppError, Unauthorized
 from app.models import Tenant
-from app.principal import Principal
-from app.route_templates import route_template
+from app.security.principal import Principal
 from app.state import AppState
 
 logger = logging.getLogger("app.audit")

@@ -31,7 +31,7 @@ from app.audit.chain import (
     verify_chain,
     verify_rows,
 )
-from app.db import Database
+from app.db.engine import Database
 from app.models import AuditHead, AuditLog, Tenant
 from app.paging import Window
 from app.security.cipher import FieldCipher, StoredDataCorrupt

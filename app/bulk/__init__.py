@@ -4,5 +4,5 @@
 * :mod:`app.bulk.importer`: applying a plan in one transaction;
 * :mod:`app.bulk.exporter`: the tenant as the same JSON lines, streamed;
 * :mod:`app.bulk.router`: ``POST /api/bulk`` and ``GET /api/bulk``;
-* :mod:`app.bulk.admin` and :mod:`app.bulk.cli`: ``auth-server import|export``.
+* :mod:`app.bulk.admin` and :mod:`app.cli.bulk`: ``auth-server import|export``.
 """

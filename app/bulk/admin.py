@@ -21,7 +21,7 @@ from app.bulk.importer import BulkImporter, Progress
 from app.bulk.records import Counts, parse
 from app.config import Settings
 from app.models import Grant, Membership, Role, Tenant
-from app.runtime import open_state
+from app.state import open_state
 from app.tenants.admin import OPERATOR
 from app.tenants.scope import TenantScope
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.bulk.records import record_lines
-from app.db import Database
+from app.db.engine import Database
 from app.models import Grant, Membership, Role
 from app.paging import open_all, open_all_optional
 from app.security.cipher import FieldCipher

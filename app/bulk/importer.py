@@ -32,7 +32,7 @@ from sqlalchemy import Table, bindparam, update
 from app.apikeys.service import live_key_clause
 from app.audit.trail import AuditTrail
 from app.bulk.records import Counts, ImportPlan, InvalidRecord
-from app.db_ops import insert_many_ignore
+from app.db.statements import insert_many_ignore
 from app.decisions.revision import bump_revision
 from app.decisions.snapshot import NOT_KEY_BACKED
 from app.errors import AppError

@@ -45,7 +45,7 @@ from app.decisions.revision import CHANNEL
 
 if TYPE_CHECKING:
     from app.config import Settings
-    from app.db_url import DatabaseTarget
+    from app.db.url import DatabaseTarget
     from app.decisions.service import Decisions
 
 logger = logging.getLogger("app.decisions")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.db_url import DatabaseTarget
+from app.db.url import DatabaseTarget
 
 KEY_SQL = "SELECT id, revision FROM tenants WHERE key_hash = {}"
 TENANT_SQL = "SELECT revision FROM tenants WHERE id = {}"

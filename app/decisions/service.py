@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from app.config import Settings
-from app.db import Database
+from app.db.engine import Database
 from app.decisions.cache import SnapshotCache
 from app.decisions.probe import RevisionProbe
 from app.decisions.snapshot import TenantSnapshot, load_snapshot
-from app.principal import Principal, Scope
 from app.security.cipher import FieldCipher
+from app.security.principal import Principal, Scope
 from app.tokens.codec import TokenClaims
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """The service's edge: what happens to a request before a route sees it, and the
-observability around it. :func:`install_edge` wires it all, the gate included;
+observability around it. :func:`~app.edge.stack.install_edge` wires it all, the gate included;
 ``create_app`` calls it.
 
 Order, outermost first (every refusal below is problem+json):
@@ -24,53 +24,3 @@ Order, outermost first (every refusal below is problem+json):
 
 ``GET /metrics`` (:mod:`~app.edge.metrics`) is added here too.
 """
-
-from __future__ import annotations
-
-from fastapi import FastAPI
-from starlette.types import ASGIApp
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
-
-from app.bulk.records import BULK_PATH
-from app.config import Settings
-from app.edge.body_limit import BodySizeLimitMiddleware
-from app.edge.cors import ServiceCORSMiddleware
-from app.edge.envelope import EdgeEnvelope
-from app.edge.headers import docs_policies
-from app.edge.hosts import AllowedHostsMiddleware
-from app.edge.metrics import Metrics, install_metrics_route
-from app.edge.rate_limit import RateLimits
-from app.security.gate import ClientKeyGate
-
-__all__ = ["install_edge"]
-
-
-def install_edge(app: FastAPI, settings: Settings) -> None:
-    rate_limits = RateLimits(settings) if settings.rate_limit_enabled else None
-    metrics = Metrics(app, rate_limits)
-    app.state.rate_limits = rate_limits
-    app.state.limiter = None if rate_limits is None else rate_limits.limiter
-    app.state.metrics = metrics
-
-    # add_middleware puts each new layer outside the previous ones: innermost first.
-    app.add_middleware(ClientKeyGate, limits=rate_limits)
-    if settings.allow_cors:
-        app.add_middleware(ServiceCORSMiddleware, origins=settings.cors_origins)
-    app.add_middleware(
-        BodySizeLimitMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        larger={BULK_PATH: settings.bulk_max_body_bytes},
-    )
-    app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
-    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
-
-    token = None if settings.metrics_token is None else settings.metrics_token.get_secret_value()
-    install_metrics_route(app, metrics, token)
-
-    page_policies = docs_policies()
-    build_inner_stack = app.build_middleware_stack
-
-    def build_middleware_stack() -> ASGIApp:
-        return EdgeEnvelope(build_inner_stack(), metrics=metrics, page_policies=page_policies)
-
-    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]

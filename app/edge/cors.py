@@ -2,7 +2,7 @@
 
 Starlette's :class:`~starlette.middleware.cors.CORSMiddleware` with this service's
 policy: the configured origins only (``*`` is accepted in development and refused in
-production by :mod:`app.production`), the methods of the API, the request headers a
+production by :mod:`app.security.production`), the methods of the API, the request headers a
 browser client needs (``Content-Type``, ``Authorization``, ``X-Request-ID``), no
 credentials (the API authenticates with a bearer header, never a cookie), and the
 response headers a browser client may read (request id, listings' ``Link``,

@@ -13,7 +13,7 @@ raw path or query string. As a last line of defence the formatters mask anything
 shaped like a bearer credential, a per-user API key, a rotate key or a JWT.
 
 ``AUTH_DEBUG=true`` lowers the service's loggers to DEBUG and logs SQL statements
-(without bound parameters); production refuses it (:mod:`app.production`). Libraries
+(without bound parameters); production refuses it (:mod:`app.security.production`). Libraries
 that would log bound values at DEBUG (:data:`QUIET_LIBRARIES`) stay at WARNING
 whatever the level.
 """

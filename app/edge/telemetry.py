@@ -24,7 +24,7 @@ from typing import Any
 from starlette.types import Scope
 
 from app.edge import context
-from app.route_templates import candidate_routes, route_template
+from app.edge.route_templates import candidate_routes, route_template
 
 access_logger = logging.getLogger("app.access")
 

@@ -3,11 +3,11 @@ can take writes).
 
 ``/health`` makes one bounded round trip (``SELECT 1``, within the connect, pool and
 statement timeouts). While writes are known to fail (disk full, read-only), it also
-commits one tiny write probe (:meth:`~app.db.Database.probe_writes`), so it reports
+commits one tiny write probe (:meth:`~app.db.engine.Database.probe_writes`), so it reports
 when the store takes writes again even if no client writes. It answers 200
 ``{"status": "healthy"}``, or 503 with ``Retry-After`` and
 ``{"status": "unhealthy", "database": "unreachable" | "timeout" | "full"}``. A
-failure is logged once per outage (see :mod:`app.db_faults`), never per probe.
+failure is logged once per outage (see :mod:`app.db.faults`), never per probe.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from app.db_faults import DatabaseFault, classify_database_error
+from app.db.faults import DatabaseFault, classify_database_error
 from app.deps import DatabaseDep, SettingsDep
 
 router = APIRouter(tags=["service"])

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, delete, exists, select, update
 
 from app.apikeys.service import user_has_live_key
 from app.audit.trail import AuditTrail
-from app.db_ops import insert_ignore
+from app.db.statements import insert_ignore
 from app.decisions.revision import bump_revision
 from app.decisions.snapshot import NOT_KEY_BACKED
 from app.errors import RefusedWithResult

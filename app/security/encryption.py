@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.config import Settings
-from app.db import Database
-from app.db_ops import insert_ignore
+from app.db.engine import Database
+from app.db.statements import insert_ignore
 from app.models import ApiKey, AuditLog, EncryptionState, Grant, Membership, Role
 from app.security.cipher import (
     CANARY_PLAINTEXT,

@@ -140,7 +140,7 @@ _FIX = "generate one with `openssl rand -base64 32`"
 def secret_problems(settings: Settings) -> list[str]:
     """Every problem of the configured server secrets, as production judges them:
     missing, weak (:func:`weakness`) or shared between two settings. The metrics token
-    is judged by :mod:`app.production`; it is compared with the others here."""
+    is judged by :mod:`app.security.production`; it is compared with the others here."""
     configured = {
         variable: _configured(getattr(settings, field)) for variable, field in _SECRET_FIELDS
     }

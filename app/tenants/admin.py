@@ -18,8 +18,8 @@ from datetime import datetime
 
 from app.audit.trail import AuditTrail, RequestContext
 from app.config import Settings
-from app.runtime import open_state
 from app.security.credentials import hash_client_key
+from app.state import open_state
 from app.tenants.rotation import RotationService
 from app.tenants.service import create_operator_tenant, disable_tenant, list_tenants
 

@@ -35,7 +35,6 @@ from app.audit.trail import AuditTrail
 from app.decisions.revision import bump_revision
 from app.errors import BadRequest, Conflict, RefusedWithResult, Unauthorized
 from app.models import ApiKey, Grant, Membership, RetiredClientKey, Role, Tenant
-from app.principal import Principal
 from app.security.cipher import FieldCipher
 from app.security.credentials import (
     hash_client_key,
@@ -45,6 +44,7 @@ from app.security.credentials import (
     secret_shape,
 )
 from app.security.failures import FailureReason
+from app.security.principal import Principal
 from app.tenants.scope import TenantScope
 from app.tenants.service import is_known_key
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.chain import open_chain
 from app.config import Registration
-from app.db_ops import insert_ignore
+from app.db.statements import insert_ignore
 from app.decisions.revision import bump_revision
 from app.errors import Unauthorized
 from app.models import RetiredClientKey, Tenant

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, select
 
-from app.db import Database
+from app.db.engine import Database
 from app.models import RefreshToken, RetiredClientKey, TokenFamily
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse
 
-from app.bodies import is_form, read_form, read_json_object, validate
+from app.apidocs.schema import form_schema as finished_form_schema
 from app.deps import (
     AuditFactoryDep,
     SessionDep,
@@ -29,8 +29,6 @@ from app.errors import (
     problem_response,
     record_auth_failure,
 )
-from app.openapi import form_schema as finished_form_schema
-from app.principal import Scope
 from app.responses import Bare, bare, problem_examples
 from app.security.credentials import (
     CredentialKind,
@@ -41,6 +39,8 @@ from app.security.credentials import (
     parse_authorization,
 )
 from app.security.failures import FailureReason
+from app.security.principal import Scope
+from app.tokens.bodies import is_form, read_form, read_json_object, validate
 from app.tokens.schemas import (
     ClientCredentialsForm,
     RefreshForm,
@@ -59,9 +59,9 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 def _body_doc(
     json_schema: dict[str, Any], form_schema: dict[str, Any], *, required: bool = True
 ) -> dict[str, Any]:
-    """The two body forms a token route reads (see :mod:`app.bodies`); local ``$defs``
-    are moved to the components by :mod:`app.openapi`; the form's schema is finished by
-    :func:`app.openapi.form_schema` (no null, unknown fields ignored)."""
+    """The two body forms a token route reads (see :mod:`app.tokens.bodies`); local ``$defs``
+    are moved to the components by :mod:`app.apidocs.schema`; the form's schema is finished by
+    :func:`app.apidocs.schema.form_schema` (no null, unknown fields ignored)."""
     return {
         "requestBody": {
             "required": required,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.names import UUID4_PATTERN
-from app.principal import Scope
+from app.security.principal import Scope
 
 JWT_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 # Empty is allowed: an empty ``scope`` (as a form may send) means the default, ``check``.

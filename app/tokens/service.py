@@ -28,8 +28,8 @@ from app.audit.trail import AuditTrail
 from app.config import Settings
 from app.errors import INVALID_TOKEN_CHALLENGE, Unauthorized
 from app.models import RefreshToken, Tenant, TokenFamily
-from app.principal import Principal, Scope
 from app.security.failures import FailureReason
+from app.security.principal import Principal, Scope
 from app.tokens.codec import TokenClaims, TokenCodec, TokenRejected, TokenType
 
 

@@ -25,8 +25,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from app.db import Database, build_engine
-from app.db_url import DatabaseTarget, resolve_database_target
+from app.db.engine import Database, build_engine
+from app.db.url import DatabaseTarget, resolve_database_target
 from app.decisions.probe import FamilyState
 from app.decisions.service import Decisions
 from app.main import create_app

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.apidocs.schema import DECISION_OPERATIONS
 from app.decisions.consistency import MAX_REVISION
-from app.openapi import DECISION_OPERATIONS
 from tests.api.helpers import assert_problem
 
 WRITE = ("post", "put", "patch", "delete")

@@ -12,8 +12,8 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from app.config import Settings
-from app.db import Database, build_engine
-from app.db_url import resolve_database_target
+from app.db.engine import Database, build_engine
+from app.db.url import resolve_database_target
 from app.main import create_app
 from app.state import AppState
 from tests.conftest import make_settings

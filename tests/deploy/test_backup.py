@@ -17,10 +17,10 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from app.backup import BackupError, BackupReport, backup, secrets_path_for, verify_backup
 from app.config import Settings
+from app.db.backup import BackupError, BackupReport, backup, secrets_path_for, verify_backup
+from app.db.migrations import head_revision, upgrade
 from app.main import create_app
-from app.migrations import head_revision, upgrade
 from tests.api.helpers import assert_bare, assert_wrapped
 from tests.conftest import make_settings
 from tests.databases import sqlite_target

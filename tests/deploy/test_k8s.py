@@ -28,7 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.config import Registration, Settings
-from app.db_url import resolve_database_target
+from app.db.url import resolve_database_target
 
 K8S_DIR = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]

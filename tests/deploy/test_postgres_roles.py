@@ -24,9 +24,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
 
-from app.db_url import resolve_database_target
+from app.db.migrations import upgrade
+from app.db.url import resolve_database_target
 from app.main import create_app
-from app.migrations import upgrade
 from tests.api.helpers import assert_bare, assert_wrapped
 from tests.conftest import make_settings
 from tests.databases import ADMIN_URL, postgresql_database

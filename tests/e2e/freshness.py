@@ -31,7 +31,7 @@ import httpx
 from jose import jwt
 
 from app.config import Settings
-from app.migrations import upgrade
+from app.db.migrations import upgrade
 from app.tenants.admin import rekey
 from tests.conftest import TEST_FERNET_KEY, TEST_JWT_SECRET, TEST_KEY_HASH_SECRET
 from tests.e2e.server import ServerProcess, free_port, server_env

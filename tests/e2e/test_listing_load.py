@@ -31,7 +31,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db_url import resolve_database_target
+from app.db.url import resolve_database_target
 from app.models import Role
 from app.security.cipher import FieldCipher
 from tests.e2e.server import ServerProcess, free_port, server_env

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.migrations import head_revision
+from app.db.migrations import head_revision
 from app.models import Base
 from tests.e2e.server import ServerProcess, free_port, run_cli, server_env
 

@@ -20,9 +20,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from app.db_url import DatabaseTarget
+from app.db.migrations import upgrade
+from app.db.url import DatabaseTarget
 from app.main import create_app
-from app.migrations import upgrade
 from tests.conftest import make_settings
 from tests.databases import sqlite_target
 

@@ -12,7 +12,7 @@ from asgi_lifespan import LifespanManager
 
 from app.config import Settings
 from app.main import create_app
-from app.production import (
+from app.security.production import (
     ProductionReadinessError,
     check_production_readiness,
     production_advisories,
@@ -124,9 +124,9 @@ def test_advisories_are_logged_not_refused(
         "AUTH_ENABLE_ENCRYPTION=false: user ids, permission names and API-key labels are "
         "stored in plain text; set AUTH_ENABLE_ENCRYPTION=true with AUTH_ENCRYPTION_KEY",
     ]
-    caplog.set_level(logging.WARNING, logger="app.production")
+    caplog.set_level(logging.WARNING, logger="app.security.production")
     check_production_readiness(settings)
-    assert [r.getMessage() for r in caplog.records if r.name == "app.production"] == (
+    assert [r.getMessage() for r in caplog.records if r.name == "app.security.production"] == (
         production_advisories(settings)
     )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.production import (
+from app.security.production import (
     ProductionReadinessError,
     check_production_readiness,
     production_advisories,
@@ -123,7 +123,7 @@ def test_tolerated_settings_are_advised_loudly(
 ) -> None:
     settings = production(tmp_path, rate_limit_enabled=False)
     assert production_problems(settings) == []
-    caplog.set_level(logging.WARNING, logger="app.production")
+    caplog.set_level(logging.WARNING, logger="app.security.production")
     check_production_readiness(settings)
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(line.startswith("AUTH_RATE_LIMIT_ENABLED=false") for line in warned)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.cli import main
 from app.config import Settings
-from app.db_url import DatabaseTarget
+from app.db.url import DatabaseTarget
 from app.main import create_app
 from app.models import Tenant
 from app.security.credentials import hash_client_key

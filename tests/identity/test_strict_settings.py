@@ -9,7 +9,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from app.db_url import DatabaseTarget
+from app.db.url import DatabaseTarget
 from app.main import create_app
 from tests.api.helpers import assert_problem, assert_wrapped
 from tests.conftest import make_settings

@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
-from app.db_url import DatabaseTarget
+from app.db.url import DatabaseTarget
 from tests.conftest import make_settings
 from tests.protection.helpers import PrivateDatabase, fresh_database, running
 

@@ -33,9 +33,9 @@ from sqlalchemy import text
 
 from app.cli import main as cli_main
 from app.config import Settings
-from app.db_url import resolve_database_target
+from app.db.migrations import upgrade
+from app.db.url import resolve_database_target
 from app.main import create_app
-from app.migrations import upgrade
 from app.state import AppState
 from tests.conftest import TEST_JWT_SECRET, TEST_KEY_HASH_SECRET, make_settings
 from tests.databases import postgresql_database

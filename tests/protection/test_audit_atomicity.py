@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
-from app.db_url import DatabaseTarget
+from app.db.url import DatabaseTarget
 from tests.api.helpers import assert_bare, assert_problem, assert_wrapped
 from tests.conftest import make_settings
 from tests.protection.helpers import (

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db_url import resolve_database_target
-from app.migrations import downgrade, upgrade
+from app.db.migrations import downgrade, upgrade
+from app.db.url import resolve_database_target
 from tests.databases import postgresql_database
 from tests.protection.helpers import PrivateDatabase
 

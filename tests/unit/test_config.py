@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import DatabaseType, Environment, Registration, Settings, load_settings
-from app.migrations import PROJECT_ROOT
+from app.db.migrations import PROJECT_ROOT
 
 
 @pytest.fixture(autouse=True)

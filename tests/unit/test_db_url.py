@@ -1,4 +1,4 @@
-"""``app.db_url``: operator URLs to async SQLAlchemy targets (pure, no I/O)."""
+"""``app.db.url``: operator URLs to async SQLAlchemy targets (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from app.db_url import resolve_database_target
+from app.db.url import resolve_database_target
 
 PG = "postgresql://auth:s3cret@db.example.com:5432/authdb"
 

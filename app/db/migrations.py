@@ -6,8 +6,9 @@
 * :func:`assert_schema_current` is the start-up guard: the service refuses to serve a
   database whose revision is not the code's head, naming the command that fixes it.
 
-Alembic's ``env.py`` runs its own event loop, so these functions are synchronous;
-async callers run them in a worker thread.
+Alembic's ``env.py`` runs its own event loop, so :func:`upgrade` is synchronous and
+async callers run it in a worker thread; :func:`assert_schema_current` is a coroutine
+that reads the revision over the service's own engine.
 
 Where the migrations are: the top-level ``alembic/`` and ``alembic.ini`` of the source
 tree are the source of truth (a checkout, an editable install). A built wheel carries a
@@ -27,10 +28,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
-from app.db_url import DatabaseTarget
+from app.db.url import DatabaseTarget
 
-PACKAGED_ROOT = Path(__file__).resolve().parent / "_alembic"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+APP_PACKAGE = Path(__file__).resolve().parent.parent
+PACKAGED_ROOT = APP_PACKAGE / "_alembic"
+PROJECT_ROOT = APP_PACKAGE.parent
 
 
 def migrations_root() -> Path:

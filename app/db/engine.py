@@ -10,7 +10,7 @@ Invariants:
   with ``BEGIN IMMEDIATE``: a writer takes the write lock up front and waits for it
   (busy timeout) instead of failing with ``SQLITE_BUSY`` when upgrading a read.
 * PostgreSQL: asyncpg with a sized pool, ``pool_pre_ping`` and libpq-style SSL mapped
-  by :mod:`app.db_url`.
+  by :mod:`app.db.url`.
 * ``hide_parameters`` keeps bound values (user names, key hashes) out of exception
   text and therefore out of logs.
 * Every step is bounded: connecting (``AUTH_DB_CONNECT_TIMEOUT``, asyncpg ``timeout``),
@@ -18,7 +18,7 @@ Invariants:
   client and ``statement_timeout`` on the server), a pool checkout
   (``AUTH_DB_POOL_TIMEOUT``) and SQLite's lock waits (``AUTH_SQLITE_BUSY_TIMEOUT_MS``).
   A hung database therefore surfaces as an error within seconds, which
-  :mod:`app.db_faults` classifies and :mod:`app.errors` answers as 503.
+  :mod:`app.db.faults` classifies and :mod:`app.errors` answers as 503.
 * :attr:`Database.health` follows outages: sessions report committed round trips
   and writes to it, the error handlers report faults.
 """
@@ -42,8 +42,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.config import Settings
-from app.db_faults import DatabaseHealth
-from app.db_url import DatabaseTarget
+from app.db.faults import DatabaseHealth
+from app.db.url import DatabaseTarget
 
 _IMMEDIATE = "auth_sqlite_immediate"
 _HEALTH = "auth_database_health"
@@ -162,7 +162,7 @@ class Database:
 
     ``reader()`` sessions start plain transactions; ``writer()`` sessions start
     ``BEGIN IMMEDIATE`` on SQLite (no difference on PostgreSQL). ``health`` follows
-    outages (:class:`~app.db_faults.DatabaseHealth`).
+    outages (:class:`~app.db.faults.DatabaseHealth`).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -68,9 +68,9 @@ def describe(exc: BaseException, settings: Settings | None) -> tuple[int, str] |
     from pydantic import ValidationError
     from sqlalchemy.exc import DBAPIError
 
-    from app.migrations import SchemaNotCurrent
-    from app.production import ProductionReadinessError
+    from app.db.migrations import SchemaNotCurrent
     from app.security.cipher import EncryptionConfigError, StoredDataCorrupt
+    from app.security.production import ProductionReadinessError
     from app.security.secrets import SecretsError
 
     if isinstance(exc, ValidationError):

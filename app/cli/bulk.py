@@ -16,7 +16,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from app.cli_data import progress, say, step
+from app.cli.output import progress, say, step
 
 if TYPE_CHECKING:
     from app.config import Settings

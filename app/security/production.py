@@ -31,7 +31,7 @@ from pathlib import Path
 from app.config import Settings
 from app.security.secrets import secret_problems, weakness
 
-logger = logging.getLogger("app.production")
+logger = logging.getLogger("app.security.production")
 
 WILDCARD_NETWORKS = frozenset({"*", "0.0.0.0/0", "::/0"})
 

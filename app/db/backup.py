@@ -38,8 +38,8 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 
 from app.config import Settings
-from app.db_url import DatabaseTarget
-from app.migrations import head_revision
+from app.db.migrations import head_revision
+from app.db.url import DatabaseTarget
 from app.security.secrets import restorable_secrets
 
 BACKUP_FILE_MODE = 0o600
