@@ -243,7 +243,7 @@ class ReplayedRefreshToken(Exception):
     """A spent refresh token was presented again; its family is now revoked.
 
     Raised *after* the revocation was written: the caller must commit the
-    transaction, then answer 401 (see the token router)."""
+    transaction, then answer 401 (:func:`app.tokens.presented.refresh_presented`)."""
 
     def __init__(self, tenant_id: int) -> None:
         super().__init__("refresh token replayed")
