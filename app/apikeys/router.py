@@ -20,6 +20,7 @@ from app.apikeys.schemas import (
     ValidKeyPermission,
 )
 from app.apikeys.service import ApiKeyService, KeyRecord, ValidatedKey
+from app.audit.refusals import refusals_audited_as
 from app.deps import AuditDep, PrincipalDep, ScopeDep, StateDep, WriterDep
 from app.edge.context import DecisionKind, record_decision
 from app.names import KeyId, UserName
@@ -71,6 +72,7 @@ def _valid(key: KeyRecord) -> ValidKey:
 
 @router.post(
     "/user/{user}",
+    dependencies=[refusals_audited_as("CREATE_API_KEY", "api_key")],
     response_model=Wrapped[CreatedKey],
     summary="Create an API key for a user (the secret is shown once)",
 )
@@ -113,6 +115,7 @@ async def list_keys(user: UserName, service: KeysReader, page: PageDep) -> Wrapp
 
 @router.patch(
     "/user/{user}/{key_id}",
+    dependencies=[refusals_audited_as("UPDATE_API_KEY", "api_key")],
     response_model=Wrapped[KeyInfo],
     summary="Shorten an API key's expiry",
     responses=problem_examples(404, 409),
@@ -126,6 +129,7 @@ async def update_key(
 
 @router.delete(
     "/user/{user}/{key_id}",
+    dependencies=[refusals_audited_as("REVOKE_API_KEY", "api_key")],
     response_model=Wrapped[RevokeResult],
     summary="Revoke an API key (idempotent)",
     responses=problem_examples(404),

@@ -8,8 +8,11 @@ appends one ``success=false`` row in a transaction of its own:
   replayed refresh token, bad rotate key): ``AUTHENTICATION_FAILED`` with the reason, in the
   tenant's chain when the tenant is known, otherwise in the system chain (0). Gate
   errors (missing or malformed header) are never audited, as the contract says.
-* any other refusal (403, 404, 409, domain 400) of a write route: that route's
-  action, e.g. ``ADD_MEMBERSHIP`` refused by strict identity. A tenant's first
+* any other refusal (403, 404, 409, domain 400) of a route that declares how its
+  refusals are audited (``dependencies=[refusals_audited_as(action, entity_type)]``
+  where the route is declared), once the caller is authenticated: that action, e.g.
+  ``ADD_MEMBERSHIP`` refused by strict identity. The declaration is read from
+  ``scope["route"]``, never derived from the handler's name. A tenant's first
   request registers it only if it succeeds (:mod:`app.tenants.service`), so a refusal
   of a tenant that does not exist is written in the system chain, marked
   ``"tenant": "unregistered"``, never in a chain without its tenant.
@@ -20,8 +23,9 @@ Auditing must never turn a refusal into a 500: a failure to write is logged.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Request, params
 from sqlalchemy import select
 
 from app.audit.trail import SYSTEM_CHAIN, AuditTrail
@@ -34,35 +38,49 @@ from app.state import AppState
 
 logger = logging.getLogger("app.audit")
 
-WRITE_ROUTE_ACTIONS: dict[str, tuple[str, str]] = {
-    "create_role": ("CREATE_ROLE", "role"),
-    "delete_role": ("DELETE_ROLE", "role"),
-    "add_membership": ("ADD_MEMBERSHIP", "membership"),
-    "remove_membership": ("REMOVE_MEMBERSHIP", "membership"),
-    "grant_permission": ("ADD_PERMISSION", "permission"),
-    "revoke_permission": ("REMOVE_PERMISSION", "permission"),
-    "create_key": ("CREATE_API_KEY", "api_key"),
-    "update_key": ("UPDATE_API_KEY", "api_key"),
-    "revoke_key": ("REVOKE_API_KEY", "api_key"),
-    "put_settings": ("UPDATE_SETTINGS", "settings"),
-    "rotate_key": ("ROTATE_KEY", "client_key"),
-    "get_rotate_key": ("GET_ROTATE_KEY", "rotate_key"),
-    "recover": ("RECOVER_KEY", "client_key"),
-    "issue_token": ("TOKEN_ISSUE", "token"),
-    "refresh_token": ("TOKEN_REFRESH", "token"),
-    "revoke_token": ("TOKEN_REVOKE", "token"),
-}
+
+@dataclass(frozen=True, slots=True)
+class RefusalAudit:
+    """How a route's refusals are audited: ``action`` on ``entity_type``, e.g.
+    ``ADD_MEMBERSHIP`` on ``membership``. Declared with the route
+    (:func:`refusals_audited_as`) and read back from ``scope["route"]`` when a request
+    of that route is refused (:func:`declared_refusal_audit`)."""
+
+    action: str
+    entity_type: str
+
+    async def __call__(self) -> None:
+        """Nothing to do per request: the declaration is only read at refusal time."""
+
+
+def refusals_audited_as(action: str, entity_type: str) -> params.Depends:
+    """A route's declaration that its refusals of an authenticated caller (403, 404,
+    409, domain 400) are audited as ``action`` on ``entity_type``. Pass it in the
+    route's ``dependencies=[...]``; it adds nothing to ``/openapi.json``.
+
+    Only routes that authenticate a principal can audit this way (the chain is the
+    principal's tenant); failed authentication is audited on every route regardless."""
+    return params.Depends(RefusalAudit(action, entity_type))
+
+
+def declared_refusal_audit(route: object) -> RefusalAudit | None:
+    """The :class:`RefusalAudit` declared with ``route`` (``scope["route"]``), if any."""
+    for dependency in getattr(route, "dependencies", None) or ():
+        declared = getattr(dependency, "dependency", None)
+        if isinstance(declared, RefusalAudit):
+            return declared
+    return None
 
 
 def _resource(request: Request) -> tuple[str | None, str | None]:
     """(resource, user) from the path: the role, role:permission, or the key id."""
-    params = request.path_params
-    user = params.get("user")
-    if "name" in params and "role" in params:
-        return f"{params['role']}:{params['name']}", user
+    path_params = request.path_params
+    user = path_params.get("user")
+    if "name" in path_params and "role" in path_params:
+        return f"{path_params['role']}:{path_params['name']}", user
     for name in ("role", "key_id"):
-        if name in params:
-            return str(params[name]), user
+        if name in path_params:
+            return str(path_params[name]), user
     return None, user
 
 
@@ -70,15 +88,14 @@ async def audit_refusal(request: Request, exc: AppError) -> None:
     state: AppState | None = getattr(request.app.state, "auth", None)
     if state is None or not state.settings.enable_audit_logging:
         return
-    route = request.scope.get("route")
-    route_name = getattr(route, "name", None)
+    declared = declared_refusal_audit(request.scope.get("route"))
     principal: Principal | None = getattr(request.state, "principal", None)
     if isinstance(exc, Unauthorized) and exc.reason is not None:
         action, entity_type = "AUTHENTICATION_FAILED", "credential"
         chain = exc.tenant_id if exc.tenant_id is not None else SYSTEM_CHAIN
         details = {"reason": exc.reason.value, "status": exc.status}
-    elif route_name in WRITE_ROUTE_ACTIONS and principal is not None:
-        action, entity_type = WRITE_ROUTE_ACTIONS[route_name]
+    elif declared is not None and principal is not None:
+        action, entity_type = declared.action, declared.entity_type
         chain = principal.tenant_id
         details = {"status": exc.status, "refused": exc.slug}
     else:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
+from app.audit.refusals import refusals_audited_as
 from app.names import PermissionName, RoleName, UserName
 from app.paging import PageDep, listing_responses
 from app.rbac.deps import RbacReader, RbacWriter
@@ -28,6 +29,7 @@ router = APIRouter(prefix="/api", responses=ERRORS)
 # --- roles ------------------------------------------------------------------------------
 @router.post(
     "/role/{role}",
+    dependencies=[refusals_audited_as("CREATE_ROLE", "role")],
     response_model=Bare[bool],
     tags=["roles"],
     summary="Create a role (idempotent)",
@@ -45,6 +47,7 @@ async def create_role(
 
 @router.delete(
     "/role/{role}",
+    dependencies=[refusals_audited_as("DELETE_ROLE", "role")],
     response_model=Wrapped[DeleteResult],
     tags=["roles"],
     summary="Delete a role with its memberships and grants",
@@ -87,6 +90,7 @@ async def role_members(
 # --- memberships ------------------------------------------------------------------------
 @router.post(
     "/membership/{user}/{role}",
+    dependencies=[refusals_audited_as("ADD_MEMBERSHIP", "membership")],
     response_model=Bare[bool],
     tags=["memberships"],
     summary="Add a user to a role",
@@ -111,6 +115,7 @@ async def add_membership(user: UserName, role: RoleName, service: RbacWriter) ->
 
 @router.delete(
     "/membership/{user}/{role}",
+    dependencies=[refusals_audited_as("REMOVE_MEMBERSHIP", "membership")],
     response_model=Bare[bool],
     tags=["memberships"],
     summary="Remove a user from a role (always true)",
@@ -156,6 +161,7 @@ async def user_roles(
 # --- permissions ------------------------------------------------------------------------
 @router.post(
     "/permission/{role}/{name}",
+    dependencies=[refusals_audited_as("ADD_PERMISSION", "permission")],
     response_model=Bare[bool],
     tags=["permissions"],
     summary="Grant a permission to a role (idempotent)",
@@ -167,6 +173,7 @@ async def grant_permission(role: RoleName, name: PermissionName, service: RbacWr
 
 @router.delete(
     "/permission/{role}/{name}",
+    dependencies=[refusals_audited_as("REMOVE_PERMISSION", "permission")],
     response_model=Bare[bool],
     tags=["permissions"],
     summary="Revoke a permission from a role (always true)",

@@ -31,11 +31,10 @@ from app.rbac.answers import can_run_message, decision_response, has_permission_
 
 @dataclass(frozen=True, slots=True)
 class RouteTemplate:
-    """What telemetry reads of a matched route (``path``) and what refusals read
-    (``name``)."""
+    """What telemetry reads of a matched route: its ``path`` template. It declares no
+    refusal audit (:mod:`app.audit.refusals`): a shortcut answer is never a refusal."""
 
     path: str
-    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +54,7 @@ SHAPES = (
         NameKind.USER,
         NameKind.PERMISSION,
         has_permission_message,
-        RouteTemplate("/api/has_permission/{user}/{name}", "has_permission"),
+        RouteTemplate("/api/has_permission/{user}/{name}"),
     ),
     _Shape(
         re.compile(r"/api/workflow/user/([^/]+)/can_run/([^/]+)"),
@@ -63,7 +62,7 @@ SHAPES = (
         NameKind.USER,
         NameKind.WORKFLOW,
         can_run_message,
-        RouteTemplate("/api/workflow/user/{user}/can_run/{workflow}", "can_run_workflow"),
+        RouteTemplate("/api/workflow/user/{user}/can_run/{workflow}"),
     ),
 )
 

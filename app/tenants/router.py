@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from app.audit.refusals import refusals_audited_as
 from app.deps import (
     AuditDep,
     AuditFactoryDep,
@@ -46,6 +47,7 @@ async def get_settings(principal: PrincipalDep) -> Wrapped[TenantSettings]:
 
 @router.put(
     "/settings",
+    dependencies=[refusals_audited_as("UPDATE_SETTINGS", "settings")],
     response_model=Wrapped[TenantSettings],
     summary="Change this tenant's settings",
     responses=problem_examples(403),
@@ -59,6 +61,7 @@ async def put_settings(
 
 @router.post(
     "/keys/rotate",
+    dependencies=[refusals_audited_as("ROTATE_KEY", "client_key")],
     response_model=Wrapped[RotatedKey],
     summary="Rotate the client key (the new key is returned once)",
     description="Atomic: the tenant moves to the new key; the old key then answers 401 and "
@@ -79,6 +82,7 @@ async def rotate_key(principal: KeyOwnerDep, rotation: Rotation) -> Wrapped[Rota
 
 @router.post(
     "/keys/get_rotate_key",
+    dependencies=[refusals_audited_as("GET_ROTATE_KEY", "rotate_key")],
     response_model=Wrapped[RotateKey],
     summary="Issue the tenant's recovery (rotate) key, once",
     responses={
