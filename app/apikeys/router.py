@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
@@ -162,17 +163,18 @@ async def check_key_permission(
     service: KeysReader,
     rbac: RbacReader,
 ) -> Wrapped[ValidKeyPermission | InvalidKey]:
-    async def holds(user: str) -> bool:
-        return await rbac.user_has_permission(user, body.permission)
-
+    holds = partial(rbac.user_has_permission, permission=body.permission)
     result, allowed = await service.check_permission(body.api_key, holds)
+    return wrapped(_permission_answer(result, allowed), "API key permission check completed")
+
+
+def _permission_answer(result: ValidatedKey, allowed: bool) -> ValidKeyPermission | InvalidKey:
+    """Why the key is refused, or its user's answer (a decision, noted for the metrics)."""
     invalid = _invalid(result)
     if invalid is not None:
-        return wrapped(invalid, "API key permission check completed")
-    key = _key(result)
+        return invalid
     record_decision(DecisionKind.CHECK_PERMISSION, allowed)
-    answer = ValidKeyPermission(**_valid(key).model_dump(), has_permission=allowed)
-    return wrapped(answer, "API key permission check completed")
+    return ValidKeyPermission(**_valid(_key(result)).model_dump(), has_permission=allowed)
 
 
 def _key(result: ValidatedKey) -> KeyRecord:

@@ -1,4 +1,4 @@
-"""``GET /api/audit``: the caller's own audit trail, newest first."""
+"""``GET /api/audit``: the caller's own audit trail, newest first. HTTP only."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.audit.schemas import AuditEntry, AuditPage
-from app.audit.service import AuditFilter, after_position, entry, position_of, query
+from app.audit.service import AuditFilter, trail_page
 from app.deps import PrincipalDep, SessionDep, StateDep
-from app.errors import BadRequest
 from app.paging import AUDIT_DEFAULT_LIMIT, PageRequest, listing_responses, paging
 from app.responses import Wrapped, problem_examples, wrapped
 from app.utc import RequestUtcDateTime
@@ -51,27 +50,24 @@ async def list_audit(
     since: Annotated[RequestUtcDateTime | None, Query(description="ISO-8601; inclusive.")] = None,
     until: Annotated[RequestUtcDateTime | None, Query(description="ISO-8601; exclusive.")] = None,
 ) -> Wrapped[AuditPage]:
-    audit_filter = AuditFilter(
-        chain_id=principal.tenant_id,
-        action=action,
-        entity_type=entity_type,
-        since=since,
-        until=until,
+    total, entries = await trail_page(
+        session,
+        AuditFilter(
+            chain_id=principal.tenant_id,
+            action=action,
+            entity_type=entity_type,
+            since=since,
+            until=until,
+        ),
+        page.window(str, int, offset=offset),
+        offset=offset,
+        cipher=state.cipher,
     )
-    if page.cursor is not None and offset:
-        raise BadRequest("Use either cursor or offset, not both.")
-    window = page.window(str, int)
-    total, rows = await query(
-        session, audit_filter, limit=window.fetch, offset=offset, after=after_position(window)
-    )
-    served = window.cut(rows, position_of)
     answer = AuditPage(
         total=total,
         limit=page.limit,
         offset=offset,
-        entries=[
-            AuditEntry.model_validate(entry(row, cipher=state.cipher)) for row in served.items
-        ],
-        next_cursor=page.finish(served),
+        entries=[AuditEntry.model_validate(shown) for shown in entries.items],
+        next_cursor=page.finish(entries),
     )
     return wrapped(answer, "Audit entries retrieved")

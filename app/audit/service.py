@@ -1,6 +1,7 @@
 """Reading, verifying, exporting and pruning the audit trail.
 
-* :func:`query` filters one chain (or all, for operators) newest first.
+* :func:`query` filters one chain (or all, for operators) newest first;
+  :func:`trail_page` is one page of it as ``GET /api/audit`` shows it.
 * :func:`verify` checks each head's MAC, walks each chain in ``seq`` order and
   reports the first break, and reports every tenant without a chain head (a chain
   deleted whole: every tenant gets a head when it is created).
@@ -33,7 +34,7 @@ from app.audit.chain import (
 )
 from app.db.engine import Database
 from app.models import AuditHead, AuditLog, Tenant
-from app.paging import Window
+from app.paging import Page, Window
 from app.security.cipher import FieldCipher, StoredDataCorrupt
 from app.utc import as_utc
 
@@ -163,6 +164,23 @@ async def query(
         .offset(offset)
     )
     return int(total or 0), list(rows.scalars())
+
+
+async def trail_page(
+    session: AsyncSession,
+    audit_filter: AuditFilter,
+    window: Window,
+    *,
+    offset: int = 0,
+    cipher: FieldCipher | None = None,
+) -> tuple[int, Page[dict[str, Any]]]:
+    """The total matching ``audit_filter`` and the page of ``window`` (after skipping
+    ``offset`` rows), newest first, each entry as the API shows it (:func:`entry`)."""
+    total, rows = await query(
+        session, audit_filter, limit=window.fetch, offset=offset, after=after_position(window)
+    )
+    page = window.cut(rows, position_of)
+    return total, Page([entry(row, cipher=cipher) for row in page.items], page.next)
 
 
 async def count(session: AsyncSession, audit_filter: AuditFilter) -> int:

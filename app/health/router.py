@@ -1,13 +1,8 @@
 """``/ping`` (liveness, no I/O) and ``/health`` (readiness: the database answers and
-can take writes).
+can take writes, :func:`app.health.service.readiness`). HTTP only.
 
-``/health`` makes one bounded round trip (``SELECT 1``, within the connect, pool and
-statement timeouts). While writes are known to fail (disk full, read-only), it also
-commits one tiny write probe (:meth:`~app.db.engine.Database.probe_writes`), so it reports
-when the store takes writes again even if no client writes. It answers 200
-``{"status": "healthy"}``, or 503 with ``Retry-After`` and
-``{"status": "unhealthy", "database": "unreachable" | "timeout" | "full"}``. A
-failure is logged once per outage (see :mod:`app.db.faults`), never per probe.
+``/health`` answers 200 ``{"status": "healthy"}``, or 503 with ``Retry-After`` and
+``{"status": "unhealthy", "database": "unreachable" | "timeout" | "full"}``.
 """
 
 from __future__ import annotations
@@ -18,8 +13,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from app.db.faults import DatabaseFault, classify_database_error
+from app.db.faults import DatabaseFault
 from app.deps import DatabaseDep, SettingsDep
+from app.health.service import readiness
 
 router = APIRouter(tags=["service"])
 
@@ -67,16 +63,7 @@ def _unhealthy(fault: DatabaseFault, retry_after: int) -> JSONResponse:
     },
 )
 async def health(database: DatabaseDep, settings: SettingsDep) -> HealthStatus | JSONResponse:
-    checks = [database.ping]
-    if not database.health.writable:
-        checks.append(database.probe_writes)
-    for check in checks:
-        try:
-            await check()
-        except Exception as exc:
-            fault = classify_database_error(exc) or DatabaseFault.UNREACHABLE
-            database.health.record_fault(fault, exc)
-            return _unhealthy(fault, settings.db_retry_after_seconds)
-    if not database.health.writable:  # probe_writes committed: writable again
-        return _unhealthy(DatabaseFault.FULL, settings.db_retry_after_seconds)
+    fault = await readiness(database)
+    if fault is not None:
+        return _unhealthy(fault, settings.db_retry_after_seconds)
     return HealthStatus(status="healthy")

@@ -86,9 +86,14 @@ class PageRequest:
     response: Response
     issued: str | None = field(default=None)
 
-    def window(self, *shape: type) -> Window:
-        """The window to fetch; ``shape`` is the listing's sort-key types. A bad cursor
-        raises :class:`~app.errors.BadRequest` (400)."""
+    def window(self, *shape: type, offset: int = 0) -> Window:
+        """The window to fetch; ``shape`` is the listing's sort-key types. ``offset``:
+        the older ``offset`` parameter of a listing that still takes one (the audit
+        trail), which names another starting point, so it may not come with a cursor.
+        A bad cursor, or a cursor with an offset, raises :class:`~app.errors.BadRequest`
+        (400)."""
+        if self.cursor is not None and offset:
+            raise BadRequest("Use either cursor or offset, not both.")
         if self.cursor is None:
             return Window(self.limit)
         try:

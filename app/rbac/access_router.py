@@ -5,7 +5,7 @@ the gate answers them before routing (:mod:`app.rbac.shortcut`); otherwise they 
 here: no dependency beyond the ``Request`` (FastAPI
 solves nothing for it), a :class:`~app.rbac.decider.Decider` built in the handler (no
 session when the decision snapshot is current),
-and they serialize their answer once (:func:`app.responses.wrapped_json`); the
+and they serialize their answer once (:mod:`app.rbac.answers`); the
 declared ``response_model`` keeps ``/openapi.json`` exact.
 """
 
@@ -19,7 +19,12 @@ from starlette.responses import Response
 from app.edge.context import DecisionKind, record_decision
 from app.names import PermissionName, UserName, WorkflowName
 from app.paging import PageDep, listing_responses
-from app.rbac.answers import can_run_message, decision_response, has_permission_message
+from app.rbac.answers import (
+    can_run_message,
+    check_results_response,
+    decision_response,
+    has_permission_message,
+)
 from app.rbac.decider import Decider
 from app.rbac.deps import RbacReader
 from app.rbac.ordering import BY_PERMISSION_INDEX, BY_ROLE_THEN_USER, PAGED
@@ -33,7 +38,7 @@ from app.rbac.schemas import (
     UserPermissions,
     WorkflowMembers,
 )
-from app.responses import Bare, Wrapped, bare, problem_examples, wrapped, wrapped_json
+from app.responses import Bare, Wrapped, bare, problem_examples, wrapped
 
 router = APIRouter(prefix="/api", responses=problem_examples(400, 401))
 
@@ -68,20 +73,7 @@ async def has_permission(user: UserName, name: PermissionName, request: Request)
 )
 async def check_many(body: CheckRequest, request: Request) -> Response:
     questions = [(check.user, check.permission) for check in body.checks]
-    answers = await Decider(request).answer(questions)
-    results: list[dict[str, object]] = []
-    for (user, permission), (allowed, reason) in zip(questions, answers, strict=True):
-        result: dict[str, object] = {
-            "user": user,
-            "permission": permission,
-            "has_permission": allowed,
-        }
-        if reason is not None:
-            result["reason"] = reason
-        results.append(result)
-    return wrapped_json(
-        {"count": len(results), "results": results}, f"{len(results)} permission checks completed"
-    )
+    return check_results_response(questions, await Decider(request).answer(questions))
 
 
 @router.get(

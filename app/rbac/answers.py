@@ -7,6 +7,8 @@ as the reference API does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.responses import Response
 
 from app.responses import wrapped_json
@@ -25,3 +27,23 @@ def decision_response(allowed: bool, reason: str | None, message: str) -> Respon
     if reason is not None:
         data["reason"] = reason
     return wrapped_json(data, message)
+
+
+def check_results_response(
+    questions: Sequence[tuple[str, str]], answers: Sequence[tuple[bool, str | None]]
+) -> Response:
+    """``POST /api/check``'s answer: each ``(user, permission)`` question with its
+    ``(allowed, reason)`` answer, in order, as ``GET /api/has_permission`` answers it."""
+    results: list[dict[str, object]] = []
+    for (user, permission), (allowed, reason) in zip(questions, answers, strict=True):
+        result: dict[str, object] = {
+            "user": user,
+            "permission": permission,
+            "has_permission": allowed,
+        }
+        if reason is not None:
+            result["reason"] = reason
+        results.append(result)
+    return wrapped_json(
+        {"count": len(results), "results": results}, f"{len(results)} permission checks completed"
+    )
