@@ -16,15 +16,27 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "success", "code", "message"}
 
 
-def assert_bare(response: httpx.Response, value: object) -> None:
-    """A 200 whose body is exactly ``{"result": value}``."""
+def assert_bare(response: httpx.Response, value: object) -> Any:
+    """A 200 whose body is exactly ``{"result": value}``; returns the result.
+
+    ``value`` is the result the contract gives, written out (with the stand-ins of
+    :mod:`tests.api.matchers` for what the server makes up), never read from the
+    response: ``tests/test_assertion_helpers.py`` refuses a test that does.
+    """
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == {"result": value}
+    body = response.json()
+    assert body == {"result": value}, f"answered {body!r}, expected {{'result': {value!r}}}"
+    return body["result"]
 
 
-def assert_wrapped(response: httpx.Response, data: object) -> None:
-    """A 200 in the wrapped envelope carrying exactly ``data``."""
+def assert_wrapped(response: httpx.Response, data: object) -> Any:
+    """A 200 in the wrapped envelope carrying exactly ``data``; returns the data.
+
+    ``data`` is the data the contract gives, written out (with the stand-ins of
+    :mod:`tests.api.matchers` for what the server makes up), never read from the
+    response: ``tests/test_assertion_helpers.py`` refuses a test that does.
+    """
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert set(body) == {"success", "code", "message", "data", "timestamp"}
@@ -32,8 +44,9 @@ def assert_wrapped(response: httpx.Response, data: object) -> None:
     assert body["code"] == 200
     assert isinstance(body["message"], str)
     assert body["message"]
-    assert body["data"] == data
+    assert body["data"] == data, f"answered data {body['data']!r}, expected {data!r}"
     assert_utc_timestamp(body["timestamp"])
+    return body["data"]
 
 
 def assert_utc_timestamp(value: object) -> None:

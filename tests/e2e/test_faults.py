@@ -118,6 +118,10 @@ def local_port(response: httpx.Response) -> int:
     return int(address[1])
 
 
+WORKERS = 4
+"""Keep-alive clients of a :class:`Load`."""
+
+
 @dataclass
 class Load:
     """Checks and writes from several keep-alive clients until stopped."""
@@ -156,7 +160,8 @@ class Load:
 
     def __enter__(self) -> Load:
         self._threads = [
-            threading.Thread(target=self._run, args=(worker,), daemon=True) for worker in range(4)
+            threading.Thread(target=self._run, args=(worker,), daemon=True)
+            for worker in range(WORKERS)
         ]
         for thread in self._threads:
             thread.start()
@@ -190,10 +195,10 @@ def test_postgresql_stopped_under_load(cluster: PrivatePostgres, pg_server: Serv
     with client(pg_server, key) as http:
         grant_alice(http)
     with Load(pg_server, key) as load:
-        time.sleep(0.5)
+        wait_for(lambda: len(load.ports) == WORKERS, 10)  # every client is being answered
         cluster.stop("fast")
         stopped = time.monotonic()
-        time.sleep(1.5)
+        wait_for(lambda: len(load.between(stopped, 1e12)) >= 2 * WORKERS, 10)
         down = health(pg_server)
         assert down.status_code == 503
         assert down.json()["status"] == "unhealthy"
@@ -202,7 +207,8 @@ def test_postgresql_stopped_under_load(cluster: PrivatePostgres, pg_server: Serv
         restarted = time.monotonic()
         recovery = wait_for(lambda: allowed(httpx.get(
             f"{pg_server.url}{CHECK}", headers={"Authorization": f"Bearer {key}"})), 10)  # fmt: skip
-        time.sleep(0.5)
+        wait_for(lambda: any(allowed_ for _, kind, _, allowed_ in load.between(
+            restarted + recovery, 1e12) if kind == "check"), 10)  # fmt: skip
     outage = load.between(stopped, starting)
     assert outage, "no request was answered while the database was down"
     assert {status for _, _, status, _ in outage} == {503}

@@ -138,12 +138,15 @@ LISTENER_UP = "auth_decision_listener_up"
 LOSSES = "auth_decision_listener_losses_total"
 
 
-async def answers_unprobed(reader: ServerProcess, b: httpx.AsyncClient, expected: bool) -> None:
-    """Ask B until it answers (``expected``) from memory without a probe: its snapshot
-    is built and confirmed. At most 10 s."""
+async def answers_unprobed(
+    reader: ServerProcess, b: httpx.AsyncClient, expected: bool, min_revision: int | None = None
+) -> None:
+    """Ask B (with ``min_revision`` as ``Auth-Min-Revision``, when given) until it
+    answers ``expected`` from memory without a probe: its snapshot is built, new enough
+    and confirmed. Every answer meanwhile must be ``expected`` too. At most 10 s."""
     before = await metric(reader, UNPROBED)
     for _attempt in range(200):
-        assert await allowed(b) is expected
+        assert await allowed(b, min_revision) is expected
         if await metric(reader, UNPROBED) > before:
             return
         await asyncio.sleep(0.05)
@@ -165,10 +168,8 @@ async def test_min_revision_never_answers_older_than_a_write_on_another_process(
             stale.append((step, revision))
         if step % 10 == 9:
             # Once the notification arrived and the snapshot was rebuilt, the same
-            # floor is answered from memory (counted below).
-            await asyncio.sleep(0.1)
-            if await allowed(b, revision) is not member:
-                stale.append((step, revision))
+            # floor is answered from memory, and still fresh.
+            await answers_unprobed(pair.reader, b, member, revision)
     assert stale == []
     assert await metric(pair.reader, UNPROBED) > unprobed_before
 
@@ -197,7 +198,7 @@ async def test_staleness_window_without_min_revision_is_measured(
         # answered fresh: the window is at most that.
         windows.append((asked - acknowledged) * 1000 if stale_here else 0.0)
         stale_answers += stale_here
-        await asyncio.sleep(0.02)  # let the rebuilt snapshot settle
+        await answers_unprobed(pair.reader, b, member)  # the rebuilt snapshot has settled
     stale_writes = [window for window in windows if window > 0]
     with capsys.disabled():
         print(

@@ -117,8 +117,11 @@ async def _seed(url: str, quiet_key: str, noisy_key: str) -> None:
         await asyncio.gather(*(role(n) for n in range(NOISY_ROLES)))
 
 
-async def _noise(url: str, key: str, stop: asyncio.Event, worker: int) -> list[int]:
-    """One noisy client's statuses: listings and writes as fast as answered."""
+async def _noise(
+    url: str, key: str, stop: asyncio.Event, worker: int, answered: asyncio.Event
+) -> list[int]:
+    """One noisy client's statuses: listings and writes as fast as answered
+    (``answered`` is set at its first answer)."""
     paths = [
         ("GET", "/api/roles"),
         ("GET", "/api/which_users_can/publish"),
@@ -133,6 +136,7 @@ async def _noise(url: str, key: str, stop: asyncio.Event, worker: int) -> list[i
         while not stop.is_set():
             for method, path in paths:
                 statuses.append((await http.request(method, path)).status_code)
+                answered.set()
     return statuses
 
 
@@ -142,11 +146,13 @@ async def test_a_noisy_tenant_does_not_break_another(shared_server: ServerProces
 
     alone = await asyncio.to_thread(_probe, shared_server.url, quiet_key, NOISE_SECONDS)
     stop = asyncio.Event()
+    answered = [asyncio.Event() for _ in range(NOISE_CLIENTS)]
     noise = [
-        asyncio.create_task(_noise(shared_server.url, noisy_key, stop, n))
+        asyncio.create_task(_noise(shared_server.url, noisy_key, stop, n, answered[n]))
         for n in range(NOISE_CLIENTS)
     ]
-    await asyncio.sleep(0.5)
+    # Measure once every noisy client is being answered.
+    await asyncio.wait_for(asyncio.gather(*(event.wait() for event in answered)), 60)
     started = time.monotonic()
     noisy = await asyncio.to_thread(_probe, shared_server.url, quiet_key, NOISE_SECONDS)
     stop.set()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, suppress
@@ -29,8 +28,6 @@ from app.state import AppState
 from tests.api.helpers import assert_problem
 from tests.conftest import TEST_JWT_SECRET
 
-API_KEY_SHAPE = re.compile(r"^rak_[0-9A-Za-z]{43}$")
-ROTATE_KEY_SHAPE = re.compile(r"^rrk_[0-9A-Za-z]{43}$")
 KID = key_id(TEST_JWT_SECRET)
 TOKEN_FIELDS = {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
 

@@ -11,26 +11,13 @@ from sqlalchemy import select, update
 
 from app.models import ApiKey
 from tests.api.helpers import assert_problem, assert_utc_timestamp, assert_wrapped
+from tests.api.matchers import API_KEY, API_KEY_PREFIX, UTC_TIMESTAMP, UUID4, instant
 from tests.identity.helpers import (
-    API_KEY_SHAPE,
     SecretWatch,
     db_session,
-    is_uuid4,
     new_key,
     watched_client,
 )
-
-CREATED_FIELDS = {"api_key", "key_id", "user", "label", "key_prefix", "created", "expires_at"}
-LISTED_FIELDS = {
-    "key_id",
-    "key_prefix",
-    "label",
-    "is_active",
-    "created",
-    "revoked_at",
-    "expires_at",
-    "last_used_at",
-}
 
 
 async def create(api: httpx.AsyncClient, user: str, **body: Any) -> dict[str, Any]:
@@ -46,16 +33,19 @@ def _in_days(days: int) -> str:
 
 async def test_created_key_shape(api: httpx.AsyncClient) -> None:
     response = await api.post("/api/apikeys/user/alice@example.com")
-    data = response.json()["data"]
-    assert_wrapped(response, data)
-    assert set(data) == CREATED_FIELDS
-    assert API_KEY_SHAPE.fullmatch(data["api_key"])
+    data = assert_wrapped(
+        response,
+        {
+            "api_key": API_KEY,
+            "key_id": UUID4,
+            "user": "alice@example.com",
+            "label": None,
+            "key_prefix": API_KEY_PREFIX,
+            "created": UTC_TIMESTAMP,
+            "expires_at": None,
+        },
+    )
     assert data["key_prefix"] == data["api_key"][:12]
-    assert is_uuid4(data["key_id"])
-    assert data["user"] == "alice@example.com"
-    assert data["label"] is None
-    assert data["expires_at"] is None
-    assert_utc_timestamp(data["created"])
 
 
 async def test_created_key_with_label_and_expiry(api: httpx.AsyncClient) -> None:
@@ -78,27 +68,27 @@ async def test_list_shows_every_key_but_never_a_secret(api: httpx.AsyncClient) -
     delete = await api.delete(f"/api/apikeys/user/alice/{first['key_id']}")
     assert delete.status_code == 200
     response = await api.get("/api/apikeys/user/alice")
-    data = response.json()["data"]
-    assert_wrapped(response, data)
-    assert set(data) == {"count", "keys"}
-    assert data["count"] == 2
-    keys = {entry["key_id"]: entry for entry in data["keys"]}
-    assert set(keys) == {first["key_id"], second["key_id"]}
-    for entry in data["keys"]:
-        assert set(entry) == LISTED_FIELDS
-        assert_utc_timestamp(entry["created"])
-        assert entry["last_used_at"] is None
-    revoked, live = keys[first["key_id"]], keys[second["key_id"]]
-    assert revoked["is_active"] is False
-    assert_utc_timestamp(revoked["revoked_at"])
-    assert revoked["label"] == "first"
-    assert revoked["key_prefix"] == first["key_prefix"]
-    assert live["is_active"] is True
-    assert live["revoked_at"] is None
-    assert_utc_timestamp(live["expires_at"])
-    assert datetime.fromisoformat(live["expires_at"]) == datetime.fromisoformat(
-        second["expires_at"]
-    )
+    revoked = {
+        "key_id": first["key_id"],
+        "key_prefix": first["key_prefix"],
+        "label": "first",
+        "is_active": False,
+        "created": instant(first["created"]),
+        "revoked_at": UTC_TIMESTAMP,
+        "expires_at": None,
+        "last_used_at": None,
+    }
+    live = {
+        "key_id": second["key_id"],
+        "key_prefix": second["key_prefix"],
+        "label": None,
+        "is_active": True,
+        "created": instant(second["created"]),
+        "revoked_at": None,
+        "expires_at": instant(second["expires_at"]),
+        "last_used_at": None,
+    }
+    assert_wrapped(response, {"count": 2, "keys": [revoked, live]})  # creation order
     for secret in (first["api_key"], second["api_key"]):
         assert secret not in response.text
 

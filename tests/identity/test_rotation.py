@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from app.models import RetiredClientKey, Tenant
 from app.security.credentials import hash_client_key
 from tests.api.helpers import assert_bare, assert_problem, assert_wrapped
+from tests.api.matchers import UUID4
 from tests.identity.helpers import (
     SecretWatch,
     app_state,
     assert_unauthorized,
     bearer,
     db_session,
-    is_uuid4,
     issue_tokens,
     tenant_id_of,
     watched_client,
@@ -42,13 +42,19 @@ async def _populate(api: httpx.AsyncClient) -> str:
     return secret
 
 
-async def _rotate(api: httpx.AsyncClient) -> str:
+POPULATED = {"roles": 2, "memberships": 3, "permissions": 3, "api_keys": 2, "settings": 1}
+"""What :func:`_populate` leaves the tenant owning (``migrated`` of its rotation)."""
+
+
+def _owning(roles: int = 0) -> dict[str, int]:
+    """``migrated`` for a tenant with ``roles`` bare roles (settings: always one row)."""
+    return {"roles": roles, "memberships": 0, "permissions": 0, "api_keys": 0, "settings": 1}
+
+
+async def _rotate(api: httpx.AsyncClient, migrated: dict[str, int]) -> str:
+    """Rotate; the new client key. ``migrated``: what the tenant owns."""
     response = await api.post("/api/keys/rotate")
-    data = response.json()["data"]
-    assert_wrapped(response, data)
-    assert set(data) == {"new_key", "migrated"}
-    assert is_uuid4(data["new_key"])
-    key: str = data["new_key"]
+    key: str = assert_wrapped(response, {"new_key": UUID4, "migrated": migrated})["new_key"]
     return key
 
 
@@ -57,16 +63,11 @@ async def test_rotation_moves_everything(
 ) -> None:
     secret = await _populate(api)
     tenant_id = await tenant_id_of(app, client_key)
-    response = await api.post("/api/keys/rotate")
-    data = response.json()["data"]
-    assert_wrapped(response, data)
-    assert is_uuid4(data["new_key"])
-    assert data["new_key"] != client_key
-    expected = {"roles": 2, "memberships": 3, "permissions": 3, "api_keys": 2, "settings": 1}
-    assert data["migrated"] == expected
-    assert await tenant_id_of(app, data["new_key"]) == tenant_id
+    new_key = await _rotate(api, POPULATED)
+    assert new_key != client_key
+    assert await tenant_id_of(app, new_key) == tenant_id
 
-    async with watched_client(app, watch, data["new_key"]) as new:
+    async with watched_client(app, watch, new_key) as new:
         assert_bare(await new.get("/api/roles"), ROLES)
         assert_bare(
             await new.get("/api/user_roles/alice"),
@@ -95,7 +96,7 @@ async def test_old_key_is_refused_and_opens_no_tenant(
 ) -> None:
     await _populate(api)
     tenant_id = await tenant_id_of(app, client_key)
-    await _rotate(api)
+    await _rotate(api, POPULATED)
     for method, path in (("GET", "/api/roles"), ("POST", "/api/role/x"), ("POST", "/api/token")):
         assert_unauthorized(await api.request(method, path))
     assert_unauthorized(await api.post("/api/keys/rotate"))
@@ -111,7 +112,7 @@ async def test_old_key_is_refused_and_opens_no_tenant(
 
 
 async def test_old_key_in_another_case_is_refused(api: httpx.AsyncClient, client_key: str) -> None:
-    await _rotate(api)
+    await _rotate(api, _owning())
     assert_unauthorized(await api.get("/api/roles", headers=bearer(client_key.upper())))
 
 
@@ -119,9 +120,9 @@ async def test_rotated_key_is_rotated_again(
     api: httpx.AsyncClient, app: FastAPI, watch: SecretWatch
 ) -> None:
     assert_bare(await api.post("/api/role/editors"), True)
-    second = await _rotate(api)
+    second = await _rotate(api, _owning(roles=1))
     async with watched_client(app, watch, second) as new:
-        third = await _rotate(new)
+        third = await _rotate(new, _owning(roles=1))
         assert_unauthorized(await new.get("/api/roles"))
     async with watched_client(app, watch, third) as newest:
         assert_bare(await newest.get("/api/roles"), [{"role": "editors", "description": None}])
@@ -132,7 +133,7 @@ async def test_tokens_issued_before_rotation_die(
 ) -> None:
     admin = await issue_tokens(api)
     check = await issue_tokens(api, "check")
-    new_key = await _rotate(api)
+    new_key = await _rotate(api, _owning())
     for tokens in (admin, check):
         assert_unauthorized(
             await api.get("/api/roles", headers=bearer(tokens["access_token"])), invalid_token=True

@@ -88,22 +88,30 @@ async def test_start_up_refusals(private_database: PrivateDatabase) -> None:
         assert_bare(await api.get("/api/members/ops"), [{"user": "ann", "role": "ops"}])
 
 
-async def test_replicas_starting_together(backend: str, tmp_path: Path) -> None:
-    """On a new database the first start writes the canary; replicas racing it start
-    too with the same key or are refused with another key, and none crashes."""
+async def race(database: PrivateDatabase, keys: list[str]) -> list[str]:
+    """Start one replica per key at once; each answers ``"started"`` or its refusal.
+    A replica that started stays up until every start has been decided, so that each
+    start races the others' running apps."""
+    decided = asyncio.Barrier(len(keys))
 
-    async def start(database: PrivateDatabase, key: str) -> str:
+    async def start(key: str) -> str:
         settings = database.settings(enable_encryption=True, encryption_key=key)
         try:
             async with running(settings):
-                await asyncio.sleep(0.2)
+                await asyncio.wait_for(decided.wait(), 60)
         except EncryptionConfigError as exc:
+            await asyncio.wait_for(decided.wait(), 60)
             return str(exc)
         return "started"
 
+    return list(await asyncio.gather(*(start(key) for key in keys)))
+
+
+async def test_replicas_starting_together(backend: str, tmp_path: Path) -> None:
+    """On a new database the first start writes the canary; replicas racing it start
+    too with the same key or are refused with another key, and none crashes."""
     async with fresh_database(backend, tmp_path / "same") as database:
-        same = await asyncio.gather(*(start(database, KEY_A) for _ in range(3)))
-        assert same == ["started"] * 3
+        assert await race(database, [KEY_A] * 3) == ["started"] * 3
     async with fresh_database(backend, tmp_path / "different") as database:
-        different = await asyncio.gather(start(database, KEY_A), start(database, KEY_B))
+        different = await race(database, [KEY_A, KEY_B])
         assert sorted(different) == sorted(["started", WRONG_KEY])
