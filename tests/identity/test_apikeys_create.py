@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
@@ -19,6 +20,8 @@ from tests.identity.helpers import (
     new_key,
     watched_client,
 )
+
+pytestmark = pytest.mark.stored_data
 
 CREATED_FIELDS = {"api_key", "key_id", "user", "label", "key_prefix", "created", "expires_at"}
 LISTED_FIELDS = {

@@ -14,6 +14,8 @@ from tests.api.helpers import assert_problem, assert_utc_timestamp, assert_wrapp
 from tests.identity.helpers import SecretWatch, new_key, watched_client
 from tests.identity.test_apikeys_create import LISTED_FIELDS, create
 
+pytestmark = pytest.mark.stored_data
+
 
 def _in(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).replace(microsecond=0).isoformat()

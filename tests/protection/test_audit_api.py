@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from tests.api.helpers import assert_bare, assert_problem, assert_wrapped, tenant_client
 from tests.protection.helpers import fingerprint, tenant_of
 
+pytestmark = pytest.mark.stored_data
+
 ENTRY_FIELDS = {
     "id",
     "timestamp",
