@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.api.helpers import assert_bare, assert_wrapped
+
+pytestmark = pytest.mark.stored_data
 
 
 async def _setup(api: httpx.AsyncClient) -> None:

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 
 from tests.api.helpers import assert_bare, assert_problem
 
+pytestmark = pytest.mark.stored_data
+
 USERS = ["alice", "bob", "carol@example.com", "nobody"]
 PERMISSIONS = ["publish", "read", "delete", "never-granted"]
 

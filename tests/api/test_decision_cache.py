@@ -16,6 +16,8 @@ from app.decisions.service import Decisions
 from app.security.credentials import hash_client_key
 from tests.api.helpers import assert_bare, assert_wrapped
 
+pytestmark = pytest.mark.stored_data
+
 CHECK = "/api/has_permission/alice/publish"
 
 

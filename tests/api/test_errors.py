@@ -13,11 +13,13 @@ NAME_128 = "p" * 128
 EDITORS = [{"role": "editors", "description": None}]
 
 
+@pytest.mark.database_free
 @pytest.mark.parametrize("path", ["/nope", "/api/nope", "/api/role", "/api/roles/x/y"])
 async def test_unknown_route_is_404(api: httpx.AsyncClient, path: str) -> None:
     assert_problem(await api.get(path), 404)
 
 
+@pytest.mark.database_free
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [

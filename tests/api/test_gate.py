@@ -56,6 +56,7 @@ MALFORMED = [
 ]
 
 
+@pytest.mark.database_free
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 @pytest.mark.parametrize("authorization", UNAUTHORIZED)
 async def test_missing_or_bad_header_is_401(
@@ -67,6 +68,7 @@ async def test_missing_or_bad_header_is_401(
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+@pytest.mark.database_free
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 @pytest.mark.parametrize("token", MALFORMED)
 async def test_token_neither_uuid4_nor_jwt_is_400(
@@ -121,6 +123,7 @@ async def test_key_case_selects_the_same_tenant(client: httpx.AsyncClient) -> No
     assert_bare(await client.get("/api/members/editors", headers=lower), expected)
 
 
+@pytest.mark.database_free
 @pytest.mark.parametrize(
     ("path", "status"),
     [("/api/roles", 405), ("/api/role/editors", 405), ("/api/no_such_route", 404)],
@@ -132,6 +135,7 @@ async def test_options_is_not_gated(client: httpx.AsyncClient, path: str, status
     assert "www-authenticate" not in response.headers
 
 
+@pytest.mark.database_free
 async def test_gate_runs_before_routing(client: httpx.AsyncClient, client_key: str) -> None:
     assert_problem(await client.get("/api/no_such_route"), 401)
     assert_problem(await client.get("/api"), 401)

@@ -20,6 +20,8 @@ from app.state import AppState
 from app.tenants.scope import TenantScope
 from tests.api.helpers import assert_bare, assert_wrapped, statements
 
+pytestmark = pytest.mark.stored_data
+
 
 def queries(seen: list[str]) -> list[str]:
     return [sql for sql in seen if sql.upper().startswith("SELECT")]

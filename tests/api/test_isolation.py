@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from tests.api.helpers import assert_bare, assert_wrapped, tenant_client
+
+pytestmark = pytest.mark.stored_data
 
 
 async def _populate(api: httpx.AsyncClient) -> None:

@@ -9,6 +9,8 @@ import pytest
 
 from tests.api.helpers import assert_bare, assert_wrapped
 
+pytestmark = pytest.mark.stored_data
+
 USERS = ["alice", "alice@example.com", "bob+tag@example.org", "svc|worker", "team:ops", "a.b-c_d"]
 
 

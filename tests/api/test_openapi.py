@@ -63,6 +63,7 @@ def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+@pytest.mark.database_free
 async def test_core_routes_are_documented_with_their_shape(client: httpx.AsyncClient) -> None:
     schema = await _schema(client)
     for (method, path), members in CORE_ROUTES.items():
@@ -73,6 +74,7 @@ async def test_core_routes_are_documented_with_their_shape(client: httpx.AsyncCl
         assert set(model["required"]) >= members - {"success", "code"}, (method, path)
 
 
+@pytest.mark.database_free
 async def test_every_api_operation_is_documented(client: httpx.AsyncClient) -> None:
     schema = await _schema(client)
     operations = _api_operations(schema)
@@ -94,6 +96,7 @@ async def test_every_api_operation_is_documented(client: httpx.AsyncClient) -> N
             assert problem == {"$ref": "#/components/schemas/Problem"}, where
 
 
+@pytest.mark.database_free
 async def test_security_scheme_and_components(client: httpx.AsyncClient) -> None:
     schema = await _schema(client)
     scheme = schema["components"]["securitySchemes"]["ClientKey"]
@@ -113,6 +116,7 @@ async def test_security_scheme_and_components(client: httpx.AsyncClient) -> None
     }
 
 
+@pytest.mark.database_free
 @pytest.mark.parametrize("page", ["/docs", "/redoc", "/docs/oauth2-redirect"])
 async def test_docs_pages_use_only_local_assets(client: httpx.AsyncClient, page: str) -> None:
     response = await client.get(page)

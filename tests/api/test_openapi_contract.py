@@ -56,6 +56,7 @@ def _operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, An
                 yield method, path, operation
 
 
+@pytest.mark.database_free
 async def test_every_reference_resolves(client: httpx.AsyncClient) -> None:
     schema = await _schema(client)
     refs = list(_refs(schema))
@@ -65,6 +66,7 @@ async def test_every_reference_resolves(client: httpx.AsyncClient) -> None:
     assert "$defs" not in str(schema)
 
 
+@pytest.mark.database_free
 async def test_edge_and_database_statuses_are_documented(client: httpx.AsyncClient) -> None:
     schema = await _schema(client)
     api = [op for op in _operations(schema) if op[1].startswith("/api/")]
@@ -159,6 +161,7 @@ async def test_token_form_body(
 FORM = "application/x-www-form-urlencoded"
 
 
+@pytest.mark.database_free
 async def test_form_bodies_document_no_null(client: httpx.AsyncClient) -> None:
     """A form field is a string or absent: a documented null would be sent as the
     string ``null`` (as schemathesis does), which the service rightly refuses."""
@@ -173,6 +176,7 @@ async def test_form_bodies_document_no_null(client: httpx.AsyncClient) -> None:
         assert '"null"' not in str(form).replace("'", '"'), path
 
 
+@pytest.mark.database_free
 @pytest.mark.parametrize(
     ("form", "status"),
     [

@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from tests.api.helpers import assert_bare, assert_problem, tenant_client
@@ -26,6 +27,8 @@ from tests.api.paging import (
     walk,
 )
 from tests.protection.helpers import tenant_of
+
+pytestmark = pytest.mark.stored_data
 
 ROLES = [f"role-{n}" for n in range(7)]
 USERS = ["zoe", "Alice", "bob@example.com", "carol", "dave|ops", "erin+1", "frank:x"]

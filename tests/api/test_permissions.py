@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.api.helpers import assert_bare, assert_wrapped
+
+pytestmark = pytest.mark.stored_data
 
 
 async def test_grant_check_revoke(api: httpx.AsyncClient) -> None:

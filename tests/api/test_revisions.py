@@ -174,6 +174,7 @@ async def test_a_malformed_min_revision_answers_400_and_changes_nothing(
     assert_problem(decision, 400)
 
 
+@pytest.mark.database_free
 async def test_min_revision_sent_twice_answers_400(app: FastAPI, client_key: str) -> None:
     headers = [("Authorization", f"Bearer {client_key}")]
     headers += [("Auth-Min-Revision", "1"), ("Auth-Min-Revision", "2")]
@@ -183,6 +184,7 @@ async def test_min_revision_sent_twice_answers_400(app: FastAPI, client_key: str
     assert_problem(answer, 400)
 
 
+@pytest.mark.database_free
 async def test_decisions_document_both_headers(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     for path, method in (

@@ -21,6 +21,7 @@ from tests.conftest import make_settings
 UNREACHABLE_POSTGRESQL = "postgresql://postgres@127.0.0.1:1/nope"
 
 
+@pytest.mark.database_free
 async def test_ping(client: httpx.AsyncClient) -> None:
     response = await client.get("/ping")
     assert response.status_code == 200

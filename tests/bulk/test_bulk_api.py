@@ -21,6 +21,8 @@ from tests.bulk.helpers import (
     tenant_of,
 )
 
+pytestmark = pytest.mark.stored_data
+
 SEED = [
     {"type": "membership", "user": "alice@example.com", "role": "editors"},  # role defined later
     {"type": "role", "role": "editors", "description": "Can publish, é"},

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
@@ -18,6 +19,8 @@ from tests.identity.helpers import (
     new_key,
     watched_client,
 )
+
+pytestmark = pytest.mark.stored_data
 
 
 async def create(api: httpx.AsyncClient, user: str, **body: Any) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from tests.api.matchers import instant
 from tests.identity.helpers import SecretWatch, new_key, watched_client
 from tests.identity.test_apikeys_create import create
 
+pytestmark = pytest.mark.stored_data
+
 
 def _in(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).replace(microsecond=0).isoformat()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
@@ -13,6 +14,8 @@ from app.models import ApiKey
 from tests.api.helpers import assert_bare, assert_utc_timestamp, assert_wrapped
 from tests.identity.helpers import SecretWatch, db_session, new_key, watched_client
 from tests.identity.test_apikeys_create import create
+
+pytestmark = pytest.mark.stored_data
 
 UNKNOWN = {"valid": False, "reason": "unknown_key"}
 

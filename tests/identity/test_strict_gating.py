@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
@@ -20,6 +21,8 @@ from tests.identity.helpers import (
     watched_client,
 )
 from tests.identity.test_apikeys_create import create
+
+pytestmark = pytest.mark.stored_data
 
 BLOCKED = {"has_permission": False, "reason": "user_not_key_backed"}
 DECISIONS = [

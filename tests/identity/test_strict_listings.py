@@ -5,6 +5,9 @@ revoked still appears in them, while every decision about the user answers false
 from __future__ import annotations
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.stored_data
 
 
 async def test_listings_keep_a_user_whose_only_key_was_revoked(api: httpx.AsyncClient) -> None:

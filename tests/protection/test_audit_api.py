@@ -12,6 +12,8 @@ from tests.api.helpers import assert_bare, assert_problem, assert_wrapped, tenan
 from tests.api.matchers import Shaped, matching
 from tests.protection.helpers import fingerprint, tenant_of
 
+pytestmark = pytest.mark.stored_data
+
 ENTRY_FIELDS = {
     "id",
     "timestamp",

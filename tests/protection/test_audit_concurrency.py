@@ -19,6 +19,8 @@ from app.audit.service import verify
 from tests.api.helpers import assert_bare
 from tests.protection.helpers import audit_rows, state, tenant_of
 
+pytestmark = pytest.mark.stored_data
+
 WRITES = 60
 
 

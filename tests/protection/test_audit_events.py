@@ -10,10 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from tests.api.helpers import assert_bare
 from tests.protection.helpers import AuditWatch, details, fingerprint, tenant_of
+
+pytestmark = pytest.mark.stored_data
 
 ALICE = "alice@example.com"
 

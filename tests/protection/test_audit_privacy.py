@@ -10,6 +10,7 @@ agent (clamped to 256 characters) and request id.
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from app.audit.admin import query_entries
@@ -23,6 +24,8 @@ from tests.protection.helpers import (
     leaked,
     tenant_of,
 )
+
+pytestmark = pytest.mark.stored_data
 
 USERS = ("dana.scully@fbi.example", "fox+mulder@fbi.example")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
@@ -31,6 +32,8 @@ from tests.protection.helpers import (
     tenant_of,
     tenant_rows,
 )
+
+pytestmark = pytest.mark.stored_data
 
 USER = "alice.w@example.com"
 PERMISSION = "deploy-prod-7731"

@@ -23,6 +23,8 @@ from app.models import AuditLog
 from tests.api.helpers import assert_bare
 from tests.protection.helpers import PrivateDatabase, http_client, running, tenant_of
 
+pytestmark = pytest.mark.stored_data
+
 
 @dataclass(frozen=True)
 class History:

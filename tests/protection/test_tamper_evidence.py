@@ -29,6 +29,8 @@ from tests.protection.helpers import (
     tenant_of,
 )
 
+pytestmark = pytest.mark.stored_data
+
 WRITES = (
     "/api/role/alpha",
     "/api/role/beta",

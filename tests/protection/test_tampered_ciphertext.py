@@ -21,6 +21,8 @@ from tests.protection.helpers import (
     tenant_rows,
 )
 
+pytestmark = pytest.mark.stored_data
+
 ROLE = "vault"
 PERMISSION = "open-vault"
 USERS = ("target.user@example.com", "carol.k")
