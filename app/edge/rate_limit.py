@@ -123,6 +123,9 @@ class RateLimits:
 
     def __init__(self, settings: Settings) -> None:
         uri = settings.rate_limit_storage_uri.get_secret_value()
+        # slowapi's Limiter only builds the storage and the strategy here. Its readers of
+        # ``app.state.limiter`` (SlowAPIMiddleware, the ``@limiter.limit`` decorators, the
+        # RateLimitExceeded handler) are not used, so nothing sets ``app.state.limiter``.
         self.limiter = Limiter(
             key_func=get_remote_address,
             storage_uri=uri,
@@ -291,9 +294,9 @@ class RateLimited(AppError):
         self.extra = {"limit": refusal.name.value}
 
 
-async def guard_registration(app: Any, scope: Scope) -> None:
-    """Raise :class:`RateLimited` when this address has opened too many tenants."""
-    limits: RateLimits | None = getattr(getattr(app, "state", None), "rate_limits", None)
+async def guard_registration(limits: RateLimits | None, scope: Scope) -> None:
+    """Raise :class:`RateLimited` when this address has opened too many tenants
+    (``limits`` ``None``: rate limiting is off)."""
     if limits is None:
         return
     refusal = await limits.check_registration(rate_limit_address(scope))
