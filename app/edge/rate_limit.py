@@ -181,7 +181,7 @@ class RateLimits:
         reset_at = strategy.get_window_stats(self.registration, *key).reset_time
         return Refusal(LimitName.REGISTRATION, self.registration, reset_at)
 
-    def _record_failure(self, address: str) -> None:
+    def _spend_auth_failure(self, address: str) -> None:
         self.limiter.limiter.hit(
             self.auth_failures, LimitName.FAILED_AUTHENTICATIONS.value, address
         )
@@ -240,8 +240,9 @@ class RateLimits:
             self.refused[refusal.name] += 1
         return refusal  # an unchecked request was already counted by ``check``
 
-    async def record_auth_failure(self, address: str) -> None:
-        await self._guarded(self._record_failure, address)
+    async def spend_auth_failure(self, address: str) -> None:
+        """Spend one of ``address``'s failed-authentication budget (a 401 answer)."""
+        await self._guarded(self._spend_auth_failure, address)
 
     @property
     def storage_available(self) -> bool:

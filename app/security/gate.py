@@ -196,7 +196,7 @@ class ClientKeyGate:
 
         async def send_counting_failures(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 401:
-                await limits.record_auth_failure(address)
+                await limits.spend_auth_failure(address)
             await send(message)
 
         return send_counting_failures

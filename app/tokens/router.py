@@ -39,7 +39,7 @@ from app.security.credentials import (
     parse_authorization,
 )
 from app.security.failures import FailureReason
-from app.security.principal import Scope
+from app.security.principal import TokenScope as Scope
 from app.tokens.bodies import is_form, read_form, read_json_object, validate
 from app.tokens.schemas import (
     ClientCredentialsForm,
