@@ -21,18 +21,18 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.trail import AuditTrail, RequestContext
+from app.audit.trail import AuditOrigin, AuditTrail
 from app.config import Settings
 from app.db.engine import Database
 from app.decisions.revision import current_revision, session_revision
-from app.edge.context import record_revision
+from app.edge.context import current_request, record_revision
 from app.edge.rate_limit import guard_registration
 from app.errors import Forbidden, Unauthorized
 from app.security.credentials import CredentialKind, hash_client_key
 from app.security.failures import FailureReason
-from app.security.gate import Visitor, visitor_of
+from app.security.gate import Visitor
 from app.security.principal import Principal
-from app.state import AppState
+from app.state import AppState, app_state
 from app.tenants.scope import TenantScope
 from app.tenants.service import TenantRecord, resolve_client_key
 from app.tokens.service import TokenService
@@ -58,8 +58,7 @@ oauth2_scheme = OAuth2(
 
 
 async def get_state(request: Request) -> AppState:
-    state: AppState = request.app.state.auth
-    return state
+    return app_state(request.app)
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
@@ -83,40 +82,38 @@ async def get_session(request: Request, state: StateDep) -> AsyncIterator[AsyncS
     write = request.method not in READ_METHODS or state.settings.audit_permission_checks
     async with state.database.session(write=write) as session:
         yield session
-        revision = await _revision_written(request, session)
+        revision = await _revision_written(session)
         await session.commit()
     if revision is not None:
         record_revision(revision)  # answered as Auth-Revision by the edge envelope
 
 
-WRITE_ROUTE_STATE_KEY = "tenant_write"
-
-
-async def _revision_written(request: Request, session: AsyncSession) -> int | None:
+async def _revision_written(session: AsyncSession) -> int | None:
     """The tenant's revision after this request's write: the one its transaction bumped
     (:func:`app.decisions.revision.bump_revision`), or, for a write route that changed
     nothing (an idempotent repeat), the tenant's current revision. ``None`` for reads."""
     revision = session_revision(session)
-    if revision is None and getattr(request.state, WRITE_ROUTE_STATE_KEY, False):
-        principal: Principal = request.state.principal
-        revision = await current_revision(session, principal.tenant_id)
+    if revision is None:
+        context = current_request()
+        if context.tenant_write and context.principal is not None:
+            revision = await current_revision(session, context.principal.tenant_id)
     return revision
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def registration_guard(request: Request) -> Callable[[], Awaitable[None]]:
+def registration_guard(request: Request, state: AppState) -> Callable[[], Awaitable[None]]:
     """The per-address new-tenant budget, checked only when a key opens a tenant."""
 
     async def guard() -> None:
-        await guard_registration(request.app, request.scope)
+        await guard_registration(state.rate_limits, request.scope)
 
     return guard
 
 
-def _visitor(request: Request) -> Visitor:
-    visitor = visitor_of(request.scope)
+def _visitor() -> Visitor:
+    visitor = current_request().visitor
     if visitor is None:
         raise Unauthorized("Missing credential.", reason=FailureReason.MISSING_HEADER)
     return visitor
@@ -131,7 +128,7 @@ async def tenant_of_key(
         session,
         key_hash,
         state.settings.tenant_registration,
-        registration_guard(request),
+        registration_guard(request, state),
         audit_key=state.secrets.audit,
     )
 
@@ -140,7 +137,7 @@ async def resolve_principal(request: Request, state: AppState, session: AsyncSes
     """Authenticate once. The gate's passport when the tenant's decision snapshot is
     current (no query); otherwise the database: an access token (family, tenant and key
     generation) or a client key (tenant lookup, open registration)."""
-    visitor = _visitor(request)
+    visitor = _visitor()
     if visitor.passport is not None and visitor.passport.principal is not None:
         principal = visitor.passport.principal
     elif visitor.credential.kind is CredentialKind.JWT:
@@ -161,7 +158,7 @@ async def resolve_principal(request: Request, state: AppState, session: AsyncSes
             key_generation=tenant.key_generation,
             key_hash=key_hash,
         )
-    request.state.principal = principal
+    current_request().principal = principal
     return principal
 
 
@@ -180,22 +177,22 @@ async def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def require_writer(request: Request, principal: PrincipalDep) -> Principal:
+async def require_writer(principal: PrincipalDep) -> Principal:
     if not principal.may_write:
         raise Forbidden("This credential may only call decision and read routes.")
-    setattr(request.state, WRITE_ROUTE_STATE_KEY, True)  # answers Auth-Revision
+    current_request().tenant_write = True  # answers Auth-Revision
     return principal
 
 
 WriterDep = Annotated[Principal, Depends(require_writer)]
 
 
-async def require_client_key(request: Request, principal: PrincipalDep) -> Principal:
+async def require_client_key(principal: PrincipalDep) -> Principal:
     """Key management is for the client key itself: a token of any scope is refused,
     so a leaked token can never fetch a rotate key or rotate the tenant away."""
     if principal.key_hash is None:
         raise Forbidden("Key management needs the client key itself; tokens are refused.")
-    setattr(request.state, WRITE_ROUTE_STATE_KEY, True)  # answers Auth-Revision
+    current_request().tenant_write = True  # answers Auth-Revision
     return principal
 
 
@@ -211,21 +208,20 @@ async def tenant_scope(
 ScopeDep = Annotated[TenantScope, Depends(tenant_scope)]
 
 
-def request_context(request: Request) -> RequestContext:
+def audit_origin(request: Request) -> AuditOrigin:
     """Who called, for the audit trail: client IP (after trusted-proxy handling),
-    user agent, request id."""
-    request_id = getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
-    return RequestContext(
+    user agent, request id (the edge's: the caller's valid ``X-Request-ID`` or a new one)."""
+    return AuditOrigin(
         ip_address=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
-        request_id=request_id[:128] if request_id else None,
+        request_id=current_request().request_id,
     )
 
 
 async def audit_trail(
     request: Request, state: StateDep, session: SessionDep, principal: PrincipalDep
 ) -> AuditTrail:
-    return AuditTrail.for_state(state, session, principal.tenant_id, request_context(request))
+    return AuditTrail.for_state(state, session, principal.tenant_id, audit_origin(request))
 
 
 AuditDep = Annotated[AuditTrail, Depends(audit_trail)]
@@ -235,10 +231,10 @@ AuditFactory = Callable[[int], AuditTrail]
 
 async def audit_factory(request: Request, state: StateDep, session: SessionDep) -> AuditFactory:
     """Audit trails for tenants known only inside the use case (tokens, recovery)."""
-    context = request_context(request)
+    origin = audit_origin(request)
 
     def for_tenant(tenant_id: int) -> AuditTrail:
-        return AuditTrail.for_state(state, session, tenant_id, context)
+        return AuditTrail.for_state(state, session, tenant_id, origin)
 
     return for_tenant
 

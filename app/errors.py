@@ -29,6 +29,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
@@ -37,6 +38,7 @@ from app.db.faults import DatabaseFault, classify_database_error
 from app.edge.route_templates import route_template, template_of_path
 from app.names import describe_invalid_parameter
 from app.security.failures import FailureReason
+from app.state import app_state
 
 logger = logging.getLogger("app.errors")
 
@@ -114,8 +116,6 @@ class Conflict(AppError):
     slug = "conflict"
 
 
-DEFAULT_RETRY_AFTER_SECONDS = 2
-
 _FAULT_DETAILS = {
     DatabaseFault.UNREACHABLE: "The database is unreachable; retry later.",
     DatabaseFault.TIMEOUT: "The database did not answer in time; retry later.",
@@ -134,9 +134,7 @@ class DatabaseUnavailable(AppError):
     status = 503
     slug = "database-unavailable"
 
-    def __init__(
-        self, fault: DatabaseFault, *, retry_after: int = DEFAULT_RETRY_AFTER_SECONDS
-    ) -> None:
+    def __init__(self, fault: DatabaseFault, *, retry_after: int) -> None:
         super().__init__(_FAULT_DETAILS[fault], headers={"Retry-After": str(retry_after)})
         self.fault = fault
         self.extra = {"fault": fault.value}
@@ -195,7 +193,7 @@ RefusalHook = Callable[[Request, AppError], Awaitable[None]]
 
 async def _app_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
-    hook: RefusalHook | None = getattr(request.app.state, "on_refusal", None)
+    hook = app_state(request.app).on_refusal
     if hook is not None:
         await hook(request, exc)
     if isinstance(exc, RefusedWithResult):
@@ -263,18 +261,15 @@ async def _database_unavailable_handler(_request: Request, exc: Exception) -> Re
     )
 
 
-def database_unavailable(app: Any, exc: BaseException) -> DatabaseUnavailable | None:
+def database_unavailable(app: Starlette, exc: BaseException) -> DatabaseUnavailable | None:
     """The 503 for ``exc`` when it is a database fault (recorded in the database's
     health, which logs the outage once), else ``None``."""
     fault = classify_database_error(exc)
     if fault is None:
         return None
-    state = getattr(getattr(app, "state", None), "auth", None)
-    retry_after = DEFAULT_RETRY_AFTER_SECONDS
-    if state is not None:
-        state.database.health.record_fault(fault, exc)
-        retry_after = state.settings.db_retry_after_seconds
-    return DatabaseUnavailable(fault, retry_after=retry_after)
+    state = app_state(app)
+    state.database.health.record_fault(fault, exc)
+    return DatabaseUnavailable(fault, retry_after=state.settings.db_retry_after_seconds)
 
 
 async def _driver_error_handler(request: Request, exc: Exception) -> Response:
@@ -296,18 +291,16 @@ async def _unexpected_error_handler(request: Request, exc: Exception) -> Respons
 
 
 def record_auth_failure(
-    app: Any, reason: FailureReason, method: str, path: str, client: Any
+    app: Starlette, reason: FailureReason, method: str, path: str, client: Any
 ) -> None:
     """Count and log a failed authentication. ``path`` is the raw request path; only
     its route template is logged (a raw path holds user ids and names)."""
-    failures = getattr(getattr(app, "state", None), "auth_failures", None)
-    if failures is not None:
-        failures.record(
-            reason,
-            method=method,
-            route=template_of_path(app, method, path),
-            client=client[0] if client else None,
-        )
+    app_state(app).failures.record(
+        reason,
+        method=method,
+        route=template_of_path(app, method, path),
+        client=client[0] if client else None,
+    )
 
 
 DRIVER_ERRORS: tuple[type[Exception], ...] = (

@@ -1,15 +1,17 @@
 """Application factory. Wiring only: no business logic lives here.
 
-``create_app(settings)`` builds the FastAPI app; its lifespan builds the engine,
-checks that the schema is at the code's head revision, loads the server secrets and
-publishes them as ``app.state.auth`` (:class:`~app.state.AppState`). Nothing
+``create_app(settings)`` builds the FastAPI app, the failed-authentication counters
+and the rate limits (the edge layers get them through their constructors); its
+lifespan builds the engine, checks that the schema is at the code's head revision,
+loads the server secrets and publishes all of it as one
+:class:`~app.state.AppState` (:func:`~app.state.app_state` reads it). Nothing
 connects or reads configuration at import time.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 
 from fastapi import FastAPI
@@ -22,6 +24,7 @@ from app.audit.refusals import audit_refusal
 from app.audit.router import router as audit_router
 from app.bulk.router import router as bulk_router
 from app.config import Settings, load_settings
+from app.edge.rate_limit import RateLimits
 from app.edge.stack import install_edge
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
@@ -30,7 +33,7 @@ from app.rbac.router import router as rbac_router
 from app.responses import Problem
 from app.security.failures import AuthFailures
 from app.security.production import check_production_readiness
-from app.state import open_decisions, open_state
+from app.state import open_decisions, open_state, publish_state
 from app.tenants.router import router as tenants_router
 from app.tokens.router import router as tokens_router
 
@@ -58,12 +61,26 @@ OPENAPI_TAGS = [
 ]
 
 
-def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+def _lifespan(
+    settings: Settings, failures: AuthFailures, rate_limits: RateLimits | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The lifespan publishing one :class:`~app.state.AppState`: the resources it opens,
+    and what :func:`create_app` built before it."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_production_readiness(settings)
         async with open_state(settings) as state, open_decisions(state) as decisions:
-            app.state.auth = replace(state, decisions=decisions)
+            publish_state(
+                app,
+                replace(
+                    state,
+                    decisions=decisions,
+                    failures=failures,
+                    rate_limits=rate_limits,
+                    on_refusal=audit_refusal,
+                ),
+            )
             yield
 
     return lifespan
@@ -71,6 +88,8 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    failures = AuthFailures()
+    rate_limits = RateLimits(settings) if settings.rate_limit_enabled else None
     app = FastAPI(
         title=TITLE,
         version=__version__,
@@ -79,13 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.enable_docs else None,
-        lifespan=_lifespan(settings),
+        lifespan=_lifespan(settings, failures, rate_limits),
         redirect_slashes=False,
     )
-    app.state.auth_failures = AuthFailures()
-    app.state.on_refusal = audit_refusal
     install_error_handlers(app)
-    install_edge(app, settings)
+    install_edge(app, settings, failures, rate_limits)
     app.include_router(health_router)
     app.include_router(access_router)
     app.include_router(rbac_router)

@@ -10,11 +10,13 @@ Routers declare ``response_model=Bare[X]`` or ``Wrapped[X]`` and return
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 from starlette.responses import Response
+
+from app.utc import utcnow
 
 T = TypeVar("T")
 
@@ -50,13 +52,13 @@ def bare(value: T) -> Bare[T]:
 
 
 def wrapped(data: T, message: str, *, code: int = 200) -> Wrapped[T]:
-    return Wrapped[T](code=code, message=message, data=data, timestamp=datetime.now(UTC))
+    return Wrapped[T](code=code, message=message, data=data, timestamp=utcnow())
 
 
 def wrapped_json(data: dict[str, Any], message: str, *, code: int = 200) -> Response:
     """The wrapped envelope serialized once, straight to bytes, for the hot path's
     plain JSON data (the same body :func:`wrapped` gives through ``response_model``)."""
-    timestamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    timestamp = utcnow().isoformat().replace("+00:00", "Z")
     body = {"success": True, "code": code, "message": message, "data": data, "timestamp": timestamp}
     content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return Response(content, status_code=code, media_type="application/json")

@@ -16,13 +16,16 @@ written in here, once, for every operation (:func:`finish_schema`):
 * no 422 (validation failures are 400 problem+json here);
 * request and response schemas written by hand keep no local ``$defs``: each
   definition moves to ``components/schemas`` and its references follow, so every
-  ``$ref`` in the document resolves.
+  ``$ref`` in the document resolves;
+* a schema whose class was renamed keeps its published name (:data:`PUBLISHED_NAMES`),
+  so a client generated from the document keeps its types.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from app.edge.rate_limit import WRITE_METHODS as HTTP_WRITE_METHODS
 from app.edge.rate_limit import is_exempt
 from app.errors import PROBLEM_JSON
 
@@ -34,7 +37,9 @@ RETRY_AFTER = {
         "schema": {"type": "integer", "minimum": 0},
     }
 }
-WRITE_METHODS = ("put", "post", "delete", "patch")
+WRITE_METHODS = frozenset(method.lower() for method in HTTP_WRITE_METHODS)
+PUBLISHED_NAMES = {"TokenScope": "Scope"}
+"""Class name -> the name (and title) ``components/schemas`` has always published."""
 READ_ONLY_POSTS = frozenset(
     {"/api/apikeys/validate", "/api/apikeys/check_permission", "/api/check"}
 )
@@ -149,7 +154,34 @@ def finish_schema(schema: dict[str, Any], *, rate_limited: bool) -> dict[str, An
                 responses.setdefault("429", RATE_LIMITED)
             responses.setdefault("503", UNAVAILABLE)
             _document_revisions(operation, method, path)
+    _publish_names(schema, components)
     return schema
+
+
+def _publish_names(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    renamed = {
+        _COMPONENTS_PREFIX + name: _COMPONENTS_PREFIX + published
+        for name, published in PUBLISHED_NAMES.items()
+        if name in components
+    }
+    if not renamed:
+        return
+    for name, published in PUBLISHED_NAMES.items():
+        if name in components:
+            components[published] = {**components.pop(name), "title": published}
+    _rename_refs(schema, renamed)
+
+
+def _rename_refs(node: Any, renamed: dict[str, str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _rename_refs(item, renamed)
+    elif isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref in renamed:
+            node["$ref"] = renamed[ref]
+        for value in node.values():
+            _rename_refs(value, renamed)
 
 
 def _document_revisions(operation: dict[str, Any], method: str, path: str) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -32,7 +32,7 @@ from app.models import ApiKey, Tenant
 from app.paging import Page, Window, open_all_optional
 from app.security.credentials import hash_secret, mint_secret, secret_shape
 from app.tenants.scope import TenantScope
-from app.utc import as_utc
+from app.utc import as_utc, utcnow
 
 KEY_PREFIX = "rak_"
 HASH_PURPOSE = "api-key"
@@ -63,7 +63,7 @@ class KeyRecord:
 
     @property
     def is_active(self) -> bool:
-        now = datetime.now(UTC)
+        now = utcnow()
         return self.revoked_at is None and (
             self.expires_at is None or as_utc(self.expires_at) > now
         )
@@ -120,7 +120,7 @@ class ApiKeyService:
     async def create(
         self, user: str, label: str | None, expires_at: datetime | None
     ) -> tuple[str, KeyRecord]:
-        now = datetime.now(UTC)
+        now = utcnow()
         if expires_at is not None:
             _check_expiry(expires_at, now)
         await self.session.execute(
@@ -181,7 +181,7 @@ class ApiKeyService:
 
     async def shorten(self, user: str, key_id: str, expires_at: datetime) -> KeyRecord:
         key = await self._get(user, key_id)
-        now = datetime.now(UTC)
+        now = utcnow()
         if key.revoked_at is not None:
             raise Conflict("This API key is revoked.")
         _check_expiry(expires_at, now)
@@ -204,7 +204,7 @@ class ApiKeyService:
         key = await self._get(user, key_id)
         already = key.revoked_at is not None
         if not already:
-            key.revoked_at = datetime.now(UTC)
+            key.revoked_at = utcnow()
             await self.session.flush()
             await bump_revision(self.session, self.scope.tenant_id)
         await self.audit.record(
@@ -260,7 +260,7 @@ class ApiKeyService:
             ApiKey.key_hash == self._hash(secret)
         )
         key = (await self.session.execute(statement)).scalar_one_or_none()
-        now = datetime.now(UTC)
+        now = utcnow()
         if key is None:
             return ValidatedKey(None, ValidationFailure.UNKNOWN)
         if key.revoked_at is not None:
@@ -284,7 +284,7 @@ class ApiKeyService:
 
 def user_has_live_key(scope: TenantScope, user: str) -> ColumnElement[bool]:
     """``EXISTS`` clause: the user holds a live key in this tenant (strict identity)."""
-    now = datetime.now(UTC)
+    now = utcnow()
     return exists().where(
         scope.owns(ApiKey), ApiKey.user_key == scope.user_key(user), live_key_clause(now)
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TextIO, TypeVar
 
 from app.audit.anchor import check_since, head_document, read_document
@@ -30,7 +30,7 @@ from app.security.credentials import hash_client_key, is_uuid4
 from app.security.secrets import ServerSecrets
 from app.state import AppState, open_state
 from app.tenants.service import find_by_key_hash
-from app.utc import as_utc
+from app.utc import as_utc, utcnow
 
 T = TypeVar("T")
 EXPORT_STEP = 1000
@@ -75,7 +75,7 @@ async def query_entries(
             action=action if exact else None,
             action_word=None if exact else action,
             entity_type=entity_type,
-            since=datetime.now(UTC) - timedelta(hours=hours) if hours is not None else None,
+            since=utcnow() - timedelta(hours=hours) if hours is not None else None,
         )
         async with database.transaction(write=False) as session:
             _, rows = await query(session, audit_filter, limit=limit)
@@ -162,7 +162,7 @@ async def prune_trail(
 ) -> dict[int, int]:
     if older_than_days < 1:
         raise ValueError("--older-than-days must be at least 1")
-    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+    cutoff = utcnow() - timedelta(days=older_than_days)
 
     async def work(state: AppState) -> dict[int, int]:
         return await prune(state.database, state.secrets.audit, cutoff, progress)

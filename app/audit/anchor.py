@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.chain import ChainBreak, timestamp_text
 from app.models import AuditHead, AuditLog
+from app.utc import utcnow
 
 DOCUMENT_FORMAT = "auth-audit-head/v1"
 DOCUMENT_CONTEXT = b"auth audit head document v1\n"
@@ -75,7 +75,7 @@ async def head_document(session: AsyncSession, key: bytes) -> dict[str, Any]:
         )
     body: dict[str, Any] = {
         "format": DOCUMENT_FORMAT,
-        "created_at": timestamp_text(datetime.now(UTC)),
+        "created_at": timestamp_text(utcnow()),
         "chains": chains,
     }
     return body | {"signature": _signature(key, body)}

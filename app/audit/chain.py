@@ -31,7 +31,7 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -42,7 +42,7 @@ from app.db.statements import insert_ignore
 from app.models import AuditHead, AuditLog
 from app.models.audit import GENESIS_HASH
 from app.security.cipher import StoredDataCorrupt
-from app.utc import as_utc
+from app.utc import as_utc, utcnow
 
 Transform = Callable[[str], str]
 """Seals (on write) or opens (on read) a resource; identity without encryption."""
@@ -173,7 +173,7 @@ async def append(
     row = AuditLog(
         chain_id=event.chain_id,
         seq=head.seq + 1,
-        created_at=datetime.now(UTC),
+        created_at=utcnow(),
         action=event.action,
         entity_type=event.entity_type,
         resource=seal(event.resource) if event.resource is not None else None,

@@ -29,12 +29,12 @@ from fastapi import Request, params
 from sqlalchemy import select
 
 from app.audit.trail import SYSTEM_CHAIN, AuditTrail
-from app.deps import request_context
+from app.deps import audit_origin
+from app.edge.context import current_request
 from app.edge.route_templates import route_template
 from app.errors import AppError, Unauthorized
 from app.models import Tenant
-from app.security.principal import Principal
-from app.state import AppState
+from app.state import app_state
 
 logger = logging.getLogger("app.audit")
 
@@ -85,11 +85,11 @@ def _resource(request: Request) -> tuple[str | None, str | None]:
 
 
 async def audit_refusal(request: Request, exc: AppError) -> None:
-    state: AppState | None = getattr(request.app.state, "auth", None)
-    if state is None or not state.settings.enable_audit_logging:
+    state = app_state(request.app)
+    if not state.settings.enable_audit_logging:
         return
     declared = declared_refusal_audit(request.scope.get("route"))
-    principal: Principal | None = getattr(request.state, "principal", None)
+    principal = current_request().principal
     if isinstance(exc, Unauthorized) and exc.reason is not None:
         action, entity_type = "AUTHENTICATION_FAILED", "credential"
         chain = exc.tenant_id if exc.tenant_id is not None else SYSTEM_CHAIN
@@ -108,7 +108,7 @@ async def audit_refusal(request: Request, exc: AppError) -> None:
                 and await session.scalar(select(Tenant.id).where(Tenant.id == chain)) is None
             ):
                 chain, details["tenant"] = SYSTEM_CHAIN, "unregistered"
-            trail = AuditTrail.for_state(state, session, chain, request_context(request))
+            trail = AuditTrail.for_state(state, session, chain, audit_origin(request))
             resource, user = _resource(request)
             await trail.record(
                 action, entity_type, resource, user=user, success=False, details=details

@@ -37,7 +37,10 @@ USER_AGENT_LIMIT = 256
 
 
 @dataclass(frozen=True, slots=True)
-class RequestContext:
+class AuditOrigin:
+    """Where an audited action came from: the caller's address, user agent and
+    request id (an operator command: its own user agent, no address)."""
+
     ip_address: str | None = None
     user_agent: str | None = None
     request_id: str | None = None
@@ -64,7 +67,7 @@ class AuditTrail:
         session: AsyncSession,
         key: bytes,
         chain_id: int,
-        context: RequestContext,
+        origin: AuditOrigin,
         *,
         enabled: bool = True,
         checks: bool = False,
@@ -73,14 +76,14 @@ class AuditTrail:
         self.session = session
         self.key = key
         self.chain_id = chain_id
-        self.context = context
+        self.origin = origin
         self.enabled = enabled
         self.checks = enabled and checks
         self.cipher = cipher
 
     @classmethod
     def for_state(
-        cls, state: AppState, session: AsyncSession, chain_id: int, context: RequestContext
+        cls, state: AppState, session: AsyncSession, chain_id: int, origin: AuditOrigin
     ) -> AuditTrail:
         """A trail configured by the service settings (enabled, decisions audited)."""
         settings = state.settings
@@ -88,7 +91,7 @@ class AuditTrail:
             session,
             state.secrets.audit,
             chain_id,
-            context,
+            origin,
             enabled=settings.enable_audit_logging,
             checks=settings.audit_permission_checks,
             cipher=state.cipher,
@@ -109,7 +112,7 @@ class AuditTrail:
     ) -> None:
         if not self.enabled:
             return
-        agent = self.context.user_agent
+        agent = self.origin.user_agent
         event = AuditEvent(
             chain_id=self.chain_id,
             action=action,
@@ -118,9 +121,9 @@ class AuditTrail:
             details=details or {},
             success=success,
             user_fingerprint=self.fingerprint(user) if user is not None else None,
-            ip_address=audit_address(self.context.ip_address),
+            ip_address=audit_address(self.origin.ip_address),
             user_agent=agent[:USER_AGENT_LIMIT] if agent else None,
-            request_id=self.context.request_id,
+            request_id=self.origin.request_id,
         )
         if self.cipher is not None:
             await append(self.session, self.key, event, self.cipher.seal)

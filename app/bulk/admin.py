@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from app.audit.trail import AuditTrail
 from app.bulk.exporter import export_lines, snapshot_session
 from app.bulk.importer import BulkImporter, Progress
-from app.bulk.records import Counts, parse
+from app.bulk.records import RecordCounts, parse
 from app.config import Settings
 from app.models import Grant, Membership, Role, Tenant
 from app.state import open_state
@@ -38,7 +38,7 @@ async def import_records(
     *,
     progress: Progress | None = None,
     step: Callable[[str], None] | None = None,
-) -> Counts:
+) -> RecordCounts:
     """Import ``body`` (JSON lines) into the tenant; raises
     :class:`~app.bulk.records.InvalidRecord`, :class:`~app.bulk.importer.MemberNotKeyBacked`
     or :class:`NoSuchTenant`, and then stores nothing."""

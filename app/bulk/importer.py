@@ -31,7 +31,7 @@ from sqlalchemy import Table, bindparam, update
 
 from app.apikeys.service import live_key_clause
 from app.audit.trail import AuditTrail
-from app.bulk.records import Counts, ImportPlan, InvalidRecord
+from app.bulk.records import ImportPlan, InvalidRecord, RecordCounts
 from app.db.statements import insert_many_ignore
 from app.decisions.revision import bump_revision
 from app.decisions.snapshot import NOT_KEY_BACKED
@@ -106,7 +106,7 @@ class BulkImporter:
         self.progress = progress
         self._done = 0
 
-    async def apply(self, plan: ImportPlan) -> Counts:
+    async def apply(self, plan: ImportPlan) -> RecordCounts:
         """Check and write ``plan``; the counts of records applied."""
         now = utcnow()
         existing = await self._role_ids(lock=False)

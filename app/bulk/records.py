@@ -84,7 +84,7 @@ class InvalidRecord(BadRequest):
 
 
 @dataclass(slots=True)
-class Counts:
+class RecordCounts:
     """Records of each type in a body (each one is applied, idempotently)."""
 
     roles: int = 0
@@ -111,7 +111,7 @@ class ImportPlan:
     memberships: dict[str, list[str]] = field(default_factory=dict)
     referenced: dict[str, int] = field(default_factory=dict)
     user_lines: dict[str, int] = field(default_factory=dict)
-    counts: Counts = field(default_factory=Counts)
+    counts: RecordCounts = field(default_factory=RecordCounts)
 
     @property
     def rows(self) -> int:

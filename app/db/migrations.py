@@ -72,7 +72,9 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
+async def schema_revision(engine: AsyncEngine) -> str | None:
+    """The Alembic revision the database's schema is at (``None``: never migrated)."""
+
     def read(connection: Connection) -> str | None:
         migration_logger = logging.getLogger("alembic.runtime.migration")
         level = migration_logger.level
@@ -87,7 +89,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 async def assert_schema_current(engine: AsyncEngine) -> None:
-    current, head = await current_revision(engine), head_revision()
+    current, head = await schema_revision(engine), head_revision()
     if current != head:
         raise SchemaNotCurrent(
             f"database schema is at revision {current or 'none'} but this release needs "

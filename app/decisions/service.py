@@ -33,7 +33,7 @@ from app.decisions.cache import SnapshotCache
 from app.decisions.probe import RevisionProbe
 from app.decisions.snapshot import TenantSnapshot, load_snapshot
 from app.security.cipher import FieldCipher
-from app.security.principal import Principal, Scope
+from app.security.principal import Principal, TokenScope
 from app.tokens.codec import TokenClaims
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class Decisions:
             return None
         tenant_id, revision = found
         return self._confirmed(
-            self._passport(tenant_id, revision, Scope.ADMIN, key_hash, None, warm=warm), token
+            self._passport(tenant_id, revision, TokenScope.ADMIN, key_hash, None, warm=warm), token
         )
 
     def _unprobed(self, key_hash: str, min_revision: int | None) -> Passport | None:
@@ -125,7 +125,7 @@ class Decisions:
         ):
             return None
         passport = self._passport(
-            snapshot.tenant_id, snapshot.revision, Scope.ADMIN, key_hash, None
+            snapshot.tenant_id, snapshot.revision, TokenScope.ADMIN, key_hash, None
         )
         if passport.snapshot is None:
             return None  # disabled: the probe path and the database refuse it
@@ -152,7 +152,7 @@ class Decisions:
         if family is None or family.revoked or family.key_generation != claims.key_generation:
             return None
         try:
-            scope = Scope(claims.scope)
+            scope = TokenScope(claims.scope)
         except ValueError:
             return None
         passport = self._passport(
@@ -164,7 +164,7 @@ class Decisions:
         self,
         tenant_id: int,
         revision: int,
-        scope: Scope,
+        scope: TokenScope,
         key_hash: str | None,
         key_generation: int | None,
         *,

@@ -5,7 +5,10 @@ One :class:`RequestContext` per HTTP request, created by the outermost middlewar
 every log line written while the request runs carries its ``request_id`` (see
 :mod:`app.edge.logs`), and a route can note the decision it made without taking the
 ``Request`` as a parameter (:func:`record_decision`); the telemetry middleware counts
-it once the response is complete.
+it once the response is complete. It also holds the rest of the request's state (the
+gate's :class:`~app.security.gate.Visitor`, the authenticated principal, whether a
+tenant write route was reached), so nothing is kept in ``request.state``; code that
+needs it reads it with :func:`current_request`.
 
 The context object is mutable and shared by reference: a task group or a worker
 thread that copies the context still sees (and updates) the same object.
@@ -20,7 +23,11 @@ from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.security.gate import Visitor
+    from app.security.principal import Principal
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REVISION_HEADER = "Auth-Revision"
@@ -39,6 +46,17 @@ class RequestContext:
     decision: tuple[DecisionKind, bool] | None = None
     revision: int | None = None
     """The tenant revision the answer reflects, sent as ``Auth-Revision``."""
+    visitor: Visitor | None = None
+    """What the gate learnt about the request's credential (:mod:`app.security.gate`)."""
+    principal: Principal | None = None
+    """The authenticated principal, once resolved (:func:`app.deps.resolve_principal`)."""
+    tenant_write: bool = False
+    """A write route of the tenant was reached: its answer carries ``Auth-Revision``
+    even when the write changed nothing (:mod:`app.deps`)."""
+
+
+class NoRequestContext(RuntimeError):
+    """Request state was asked for outside a request the edge envelope wraps."""
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("auth_request_context", default=None)
@@ -60,8 +78,13 @@ def leave(token: Token[RequestContext | None]) -> None:
     _current.reset(token)
 
 
-def current() -> RequestContext | None:
-    return _current.get()
+def current_request() -> RequestContext:
+    """The running request's context; :class:`NoRequestContext` outside one (fail
+    closed: a request that skipped the envelope has no state to invent)."""
+    context = _current.get()
+    if context is None:
+        raise NoRequestContext("no request context: the edge envelope must wrap the app")
+    return context
 
 
 def current_request_id() -> str | None:

@@ -4,8 +4,8 @@ One pure ASGI pass, outside Starlette's ``ServerErrorMiddleware`` (so 500 answer
 the refusals of the inner edge layers get all of it), with a single ``send`` wrapper:
 
 * **Request id** (:mod:`app.edge.context`): the caller's ``X-Request-ID`` when valid,
-  else a new UUID4; published in :mod:`app.edge.context` for every log line of the
-  request, stored in ``scope["state"]["request_id"]`` and set on the response.
+  else a new UUID4; published in the request's context (:mod:`app.edge.context`) for
+  every log line and audit row of the request, and set on the response.
 * **Security headers** (:mod:`app.edge.headers`): the static set, the page's
   Content-Security-Policy, and ``Cache-Control: no-store`` on ``/api`` answers, each
   replacing any value an inner layer set.
@@ -65,7 +65,6 @@ class EdgeEnvelope:
             return
         started = time.perf_counter()
         request_id = accept_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
-        scope.setdefault("state", {})["request_id"] = request_id
         path: str = scope["path"]
         policy = self.page_policies.get(path, API_CSP)
         is_api = path == "/api" or path.startswith("/api/")

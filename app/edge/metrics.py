@@ -9,8 +9,8 @@ One :class:`Metrics` (its own ``CollectorRegistry``) per application:
 * ``auth_decisions_total{kind,result}``: ``has_permission``, ``can_run`` and
   ``check_permission`` answers, ``allowed`` or ``denied`` (the routes note their
   decision in the request context, :func:`app.edge.context.record_decision`).
-* ``auth_failed_authentications_total{reason}``: read from
-  ``app.state.auth_failures`` at scrape time.
+* ``auth_failed_authentications_total{reason}``: read from the application's
+  :class:`~app.security.failures.AuthFailures` at scrape time.
 * ``auth_rate_limited_requests_total{limit}``,
   ``auth_rate_limit_unchecked_requests_total``,
   ``auth_rate_limit_storage_errors_total``, ``auth_rate_limit_storage_up``.
@@ -59,6 +59,8 @@ from starlette.responses import Response
 from app.edge.context import DecisionKind
 from app.edge.rate_limit import LimitName, RateLimits
 from app.errors import problem_response
+from app.security.failures import AuthFailures
+from app.state import app_state
 
 METRICS_PATH = "/metrics"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -66,22 +68,19 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class _AuthFailuresCollector(Collector):
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    def __init__(self, failures: AuthFailures) -> None:
+        self.failures = failures
 
     def describe(self) -> Iterable[Metric]:
         return []
 
     def collect(self) -> Iterable[Metric]:
-        failures = getattr(self.app.state, "auth_failures", None)
-        if failures is None:
-            return
         family = CounterMetricFamily(
             "auth_failed_authentications",
             "Failed authentications, by reason",
             labels=["reason"],
         )
-        for reason, count in failures.snapshot().items():
+        for reason, count in self.failures.snapshot().items():
             family.add_metric([reason], count)
         yield family
 
@@ -128,10 +127,8 @@ class _PoolCollector(Collector):
         return []
 
     def collect(self) -> Iterable[Metric]:
-        state = getattr(self.app.state, "auth", None)
-        if state is None:
-            return
-        pool = state.database.engine.pool
+        # QueuePool's counters (PostgreSQL); SQLite's pools have none of them.
+        pool: Any = app_state(self.app).database.engine.pool
         if not all(hasattr(pool, name) for name in ("size", "checkedout", "checkedin", "overflow")):
             return
         values = {
@@ -155,7 +152,7 @@ class _DecisionsCollector(Collector):
         return []
 
     def collect(self) -> Iterable[Metric]:
-        decisions = getattr(getattr(self.app.state, "auth", None), "decisions", None)
+        decisions = app_state(self.app).decisions
         if decisions is None:
             return
         stats, cache = decisions.stats, decisions.cache
@@ -212,7 +209,12 @@ class _DecisionsCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, app: FastAPI, rate_limits: RateLimits | None) -> None:
+    """The application's registry. ``failures`` and ``rate_limits`` are read at scrape
+    time, as are the pool and the decision snapshots of the application's state."""
+
+    def __init__(
+        self, app: FastAPI, failures: AuthFailures, rate_limits: RateLimits | None
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "auth_http_requests",
@@ -241,7 +243,7 @@ class Metrics:
         # (method, route template, status) -> its counter and histogram children; bounded
         # by the routes times the statuses they answer.
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self.registry.register(_AuthFailuresCollector(app))
+        self.registry.register(_AuthFailuresCollector(failures))
         self.registry.register(_PoolCollector(app))
         self.registry.register(_DecisionsCollector(app))
         if rate_limits is not None:

@@ -123,6 +123,9 @@ class RateLimits:
 
     def __init__(self, settings: Settings) -> None:
         uri = settings.rate_limit_storage_uri.get_secret_value()
+        # slowapi's Limiter only builds the storage and the strategy here. Its readers of
+        # ``app.state.limiter`` (SlowAPIMiddleware, the ``@limiter.limit`` decorators, the
+        # RateLimitExceeded handler) are not used, so nothing sets ``app.state.limiter``.
         self.limiter = Limiter(
             key_func=get_remote_address,
             storage_uri=uri,
@@ -178,7 +181,7 @@ class RateLimits:
         reset_at = strategy.get_window_stats(self.registration, *key).reset_time
         return Refusal(LimitName.REGISTRATION, self.registration, reset_at)
 
-    def _record_failure(self, address: str) -> None:
+    def _spend_auth_failure(self, address: str) -> None:
         self.limiter.limiter.hit(
             self.auth_failures, LimitName.FAILED_AUTHENTICATIONS.value, address
         )
@@ -237,8 +240,9 @@ class RateLimits:
             self.refused[refusal.name] += 1
         return refusal  # an unchecked request was already counted by ``check``
 
-    async def record_auth_failure(self, address: str) -> None:
-        await self._guarded(self._record_failure, address)
+    async def spend_auth_failure(self, address: str) -> None:
+        """Spend one of ``address``'s failed-authentication budget (a 401 answer)."""
+        await self._guarded(self._spend_auth_failure, address)
 
     @property
     def storage_available(self) -> bool:
@@ -291,9 +295,9 @@ class RateLimited(AppError):
         self.extra = {"limit": refusal.name.value}
 
 
-async def guard_registration(app: Any, scope: Scope) -> None:
-    """Raise :class:`RateLimited` when this address has opened too many tenants."""
-    limits: RateLimits | None = getattr(getattr(app, "state", None), "rate_limits", None)
+async def guard_registration(limits: RateLimits | None, scope: Scope) -> None:
+    """Raise :class:`RateLimited` when this address has opened too many tenants
+    (``limits`` ``None``: rate limiting is off)."""
     if limits is None:
         return
     refusal = await limits.check_registration(rate_limit_address(scope))

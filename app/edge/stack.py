@@ -15,15 +15,16 @@ from app.edge.headers import docs_policies
 from app.edge.hosts import AllowedHostsMiddleware
 from app.edge.metrics import Metrics, install_metrics_route
 from app.edge.rate_limit import RateLimits
+from app.security.failures import AuthFailures
 from app.security.gate import ClientKeyGate
 
 
-def install_edge(app: FastAPI, settings: Settings) -> None:
-    rate_limits = RateLimits(settings) if settings.rate_limit_enabled else None
-    metrics = Metrics(app, rate_limits)
-    app.state.rate_limits = rate_limits
-    app.state.limiter = None if rate_limits is None else rate_limits.limiter
-    app.state.metrics = metrics
+def install_edge(
+    app: FastAPI, settings: Settings, failures: AuthFailures, rate_limits: RateLimits | None
+) -> None:
+    """The edge layers, ``GET /metrics`` and the metrics they feed. ``failures`` and
+    ``rate_limits`` are the ones the lifespan publishes in the application's state."""
+    metrics = Metrics(app, failures, rate_limits)
 
     # add_middleware puts each new layer outside the previous ones: innermost first.
     app.add_middleware(ClientKeyGate, limits=rate_limits)

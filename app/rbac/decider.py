@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from fastapi import Request
 
 from app.audit.trail import AuditTrail
-from app.deps import request_context, resolve_principal
-from app.edge.context import record_revision
+from app.deps import audit_origin, resolve_principal
+from app.edge.context import current_request, record_revision
 from app.rbac.service import RbacService
-from app.security.gate import visitor_of
-from app.state import AppState
+from app.state import AppState, app_state
 from app.tenants.scope import TenantScope
 
 Question = tuple[str, str]
@@ -32,12 +31,12 @@ Answer = tuple[bool, str | None]
 class Decider:
     def __init__(self, request: Request) -> None:
         self.request = request
-        self.state: AppState = request.app.state.auth
+        self.state: AppState = app_state(request.app)
 
     async def answer(self, questions: Sequence[Question]) -> list[Answer]:
         """``(allowed, reason)`` for each ``(user, permission)``, in order."""
         state = self.state
-        visitor = visitor_of(self.request.scope)
+        visitor = current_request().visitor
         passport = None if visitor is None else visitor.passport
         if (
             passport is not None
@@ -60,9 +59,7 @@ class Decider:
         async with state.database.session(write=state.settings.audit_permission_checks) as session:
             principal = await resolve_principal(request, state, session)
             scope = TenantScope(session, principal.tenant_id, state.cipher)
-            trail = AuditTrail.for_state(
-                state, session, principal.tenant_id, request_context(request)
-            )
+            trail = AuditTrail.for_state(state, session, principal.tenant_id, audit_origin(request))
             service = RbacService(scope, trail, strict_users=principal.strict_users)
             answers = [await service.decide(user, permission) for user, permission in questions]
             await session.commit()

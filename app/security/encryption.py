@@ -20,7 +20,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +37,7 @@ from app.security.cipher import (
     parse_fernet_keys,
 )
 from app.security.secrets import ServerSecrets
+from app.utc import utcnow
 
 CANARY_ID = 1
 Progress = Callable[[str, int, int], None]
@@ -178,7 +178,7 @@ async def reencrypt(
 async def _store_canary(session: AsyncSession, cipher: FieldCipher, *, replace: bool) -> None:
     """Write the canary under the newest key: insert it if missing (a concurrent insert
     wins without an error), and overwrite an existing one only when ``replace``."""
-    values = {"canary": cipher.seal(CANARY_PLAINTEXT), "updated_at": datetime.now(UTC)}
+    values = {"canary": cipher.seal(CANARY_PLAINTEXT), "updated_at": utcnow()}
     created = await insert_ignore(session, EncryptionState, {"id": CANARY_ID, **values}, ["id"])
     if replace and not created:
         await session.execute(

@@ -6,9 +6,9 @@ Pure ASGI middleware (no body buffering), one pass:
    ``OPTIONS`` preflights and :data:`PUBLIC_API_PATHS`): missing or not
    ``Bearer <one token>`` -> 401 with ``WWW-Authenticate: Bearer``; neither a UUID4 nor
    a JWT -> 400. Never audited, never echoing the presented value.
-2. **Authenticate** it once, as a :class:`Visitor` published in
-   ``scope["state"]["visitor"]``: the client key's keyed hash, or the verified access
-   token's claims, and the :class:`~app.decisions.service.Passport` the decision
+2. **Authenticate** it once, as a :class:`Visitor` kept in the request's context
+   (:func:`app.edge.context.current_request`): the client key's keyed hash, or the
+   verified access token's claims, and the :class:`~app.decisions.service.Passport` the decision
    snapshots give for it (the tenant, and the principal when its snapshot is current).
    Routes read the principal from it (``PrincipalDep``); when it is absent they
    resolve the credential against the database, reusing the hash and the claims.
@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.decisions.consistency import BadMinRevision, min_revision_of
 from app.decisions.service import Passport
-from app.edge.context import rate_limit_address
+from app.edge.context import current_request, rate_limit_address
 from app.edge.rate_limit import RateLimits, is_decision_request, is_exempt, too_many_requests
 from app.errors import BEARER_CHALLENGE, problem_response, record_auth_failure
 from app.rbac.shortcut import answer_decision
@@ -45,9 +45,9 @@ from app.security.credentials import (
     parse_authorization,
 )
 from app.security.failures import FailureReason
+from app.state import AppState, app_state
 from app.tokens.codec import TokenClaims, TokenRejected, TokenType
 
-VISITOR_STATE_KEY = "visitor"
 PUBLIC_API_PATHS: frozenset[str] = frozenset(
     {
         # Their credential travels in the body (or, for /api/token, optionally in the
@@ -101,19 +101,11 @@ def authorization_header(scope: Scope) -> str | None:
     return None
 
 
-def visitor_of(scope: Scope) -> Visitor | None:
-    visitor = scope.get("state", {}).get(VISITOR_STATE_KEY)
-    return visitor if isinstance(visitor, Visitor) else None
-
-
 async def _authenticate(
-    scope: Scope, credential: Credential, min_revision: int | None = None, *, warm: bool = True
+    state: AppState, credential: Credential, min_revision: int | None = None, *, warm: bool = True
 ) -> Visitor:
     """``warm``: rebuild the tenant's snapshot if it is stale. Only decisions do: a
     rebuild for every write of a busy tenant would read it all again for nothing."""
-    state = getattr(getattr(scope.get("app"), "state", None), "auth", None)
-    if state is None:
-        return Visitor(credential)
     decisions = state.decisions
     if credential.kind is CredentialKind.CLIENT_KEY:
         key_hash = hash_client_key(credential.value, state.secrets.key_hash)
@@ -140,6 +132,7 @@ class ClientKeyGate:
         if scope["type"] != "http" or is_exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
+        state = app_state(scope["app"])
         gated = is_gated(scope)
         method: str = scope["method"]
         decision = is_decision_request(method, scope["path"])  # classified once
@@ -160,8 +153,8 @@ class ClientKeyGate:
         except MalformedCredential as exc:
             refused = (400, f"{exc}.", FailureReason.MALFORMED_CREDENTIAL)
         else:
-            visitor = await _authenticate(scope, credential, min_revision, warm=decision)
-            scope.setdefault("state", {})[VISITOR_STATE_KEY] = visitor
+            visitor = await _authenticate(state, credential, min_revision, warm=decision)
+            current_request().visitor = visitor
         known = visitor is not None and visitor.passport is not None
         if self.limits is not None and not (known and decision and self.limits.decisions is None):
             # (A known tenant's decision spends no budget unless AUTH_RATE_LIMIT_DECISIONS
@@ -181,11 +174,13 @@ class ClientKeyGate:
             and visitor is not None
             and visitor.passport is not None
             and visitor.passport.snapshot is not None
-            and self._answers_decisions(scope)
+            and state.decisions is not None
+            # Answered before routing, but not when each decision is audited: that
+            # takes the route's database transaction.
+            and not state.settings.audit_permission_checks
+            and await answer_decision(scope, receive, send, visitor.passport, state.decisions)
         ):
-            state = scope["app"].state.auth
-            if await answer_decision(scope, receive, send, visitor.passport, state.decisions):
-                return
+            return
         if gated and refused is not None:
             status, detail, reason = refused
             self._record(scope, reason)
@@ -195,20 +190,13 @@ class ClientKeyGate:
             return
         await self.app(scope, receive, send)
 
-    @staticmethod
-    def _answers_decisions(scope: Scope) -> bool:
-        """Decisions may be answered before routing (not when each is audited: that
-        takes the route's database transaction)."""
-        state = scope["app"].state.auth
-        return state.decisions is not None and not state.settings.audit_permission_checks
-
     def _counting_failures(self, send: Send, address: str) -> Send:
         limits = self.limits
         assert limits is not None
 
         async def send_counting_failures(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 401:
-                await limits.record_auth_failure(address)
+                await limits.spend_auth_failure(address)
             await send(message)
 
         return send_counting_failures
@@ -216,4 +204,4 @@ class ClientKeyGate:
     @staticmethod
     def _record(scope: Scope, reason: FailureReason) -> None:
         client = scope.get("client")
-        record_auth_failure(scope.get("app"), reason, scope["method"], scope["path"], client)
+        record_auth_failure(scope["app"], reason, scope["method"], scope["path"], client)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
-class Scope(StrEnum):
+class TokenScope(StrEnum):
     ADMIN = "admin"
     """Everything the tenant can do (client key, or an admin-scope token)."""
     CHECK = "check"
@@ -18,10 +18,10 @@ class Principal:
     tenant_id: int
     strict_users: bool
     key_generation: int
-    scope: Scope = Scope.ADMIN
+    scope: TokenScope = TokenScope.ADMIN
     key_hash: str | None = None
     """Hash of the presented client key; ``None`` when a token was presented."""
 
     @property
     def may_write(self) -> bool:
-        return self.scope is Scope.ADMIN
+        return self.scope is TokenScope.ADMIN

@@ -16,14 +16,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.audit.trail import AuditTrail, RequestContext
+from app.audit.trail import AuditOrigin, AuditTrail
 from app.config import Settings
 from app.security.credentials import hash_client_key
 from app.state import open_state
 from app.tenants.rotation import RotationService
 from app.tenants.service import create_operator_tenant, disable_tenant, list_tenants
 
-OPERATOR = RequestContext(user_agent="auth-server")
+OPERATOR = AuditOrigin(user_agent="auth-server")
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,13 @@ async def _rotation(
 Rotation = Annotated[RotationService, Depends(_rotation)]
 
 
-@router.get("/settings", response_model=Wrapped[TenantSettings], summary="This tenant's settings")
-async def get_settings(principal: PrincipalDep) -> Wrapped[TenantSettings]:
+@router.get(
+    "/settings",
+    response_model=Wrapped[TenantSettings],
+    summary="This tenant's settings",
+    operation_id="get_settings_api_settings_get",  # the id FastAPI derived before the rename
+)
+async def read_tenant_settings(principal: PrincipalDep) -> Wrapped[TenantSettings]:
     return wrapped(TenantSettings(strict_users=principal.strict_users), "Settings retrieved")
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +32,7 @@ from app.decisions.revision import bump_revision
 from app.errors import Unauthorized
 from app.models import RetiredClientKey, Tenant
 from app.security.failures import FailureReason
+from app.utc import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,7 @@ async def disable_tenant(session: AsyncSession, tenant_id: int) -> bool:
     if tenant is None:
         return False
     if tenant.disabled_at is None:
-        tenant.disabled_at = datetime.now(UTC)
+        tenant.disabled_at = utcnow()
         tenant.key_generation += 1  # every token issued so far dies with it
         await bump_revision(session, tenant_id, locked=tenant)
     return True

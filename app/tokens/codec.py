@@ -27,6 +27,7 @@ from jose import ExpiredSignatureError, JWTError, jwt
 
 from app.config import Settings
 from app.security.secrets import ServerSecrets
+from app.utc import utcnow
 
 REQUIRED_CLAIMS = ("exp", "iat", "nbf", "iss", "aud", "sub", "jti")
 
@@ -73,7 +74,7 @@ class TokenCodec:
         lifetime: timedelta,
         now: datetime | None = None,
     ) -> tuple[str, TokenClaims]:
-        issued = (now or datetime.now(UTC)).replace(microsecond=0)
+        issued = (now or utcnow()).replace(microsecond=0)
         claims = TokenClaims(
             jti=str(uuid.uuid4()),
             token_type=token_type,

@@ -34,7 +34,7 @@ from app.security.credentials import (
     parse_authorization,
 )
 from app.security.failures import FailureReason
-from app.security.principal import Scope
+from app.security.principal import TokenScope
 from app.state import AppState
 from app.tokens.bodies import is_form, read_form, read_json_object, validate
 from app.tokens.schemas import ClientCredentialsForm, TokenRequest
@@ -58,19 +58,19 @@ def _basic_secret(header: str) -> str | None:
     return decoded.partition(":")[2] or None
 
 
-def requested_scope(requested: str | None) -> Scope:
+def requested_scope(requested: str | None) -> TokenScope:
     """The least scope unless more is asked for: ``check`` serves a frontend; ``admin``
     must be requested explicitly. An unknown scope name is a :class:`BadRequest`."""
     if not requested:
-        return Scope.CHECK
+        return TokenScope.CHECK
     names = set(requested.split())
-    unknown = names - {scope.value for scope in Scope}
+    unknown = names - {scope.value for scope in TokenScope}
     if unknown:
         raise BadRequest("Unknown scope: use 'admin' or 'check'.")
-    return Scope.ADMIN if Scope.ADMIN.value in names else Scope.CHECK
+    return TokenScope.ADMIN if TokenScope.ADMIN.value in names else TokenScope.CHECK
 
 
-async def client_key_and_scope(request: Request) -> tuple[str, Scope]:
+async def client_key_and_scope(request: Request) -> tuple[str, TokenScope]:
     """The presented client key (lower-cased) and the scope asked for. The body is read
     and validated first, then the ``Authorization`` header."""
     header = request.headers.get("authorization")
@@ -104,7 +104,7 @@ async def client_key_and_scope(request: Request) -> tuple[str, Scope]:
     if not is_uuid4(secret):
         raise _invalid_client("The client key must be a UUID4.", FailureReason.MALFORMED_CREDENTIAL)
     return secret.lower(), requested_scope(
-        requested.value if isinstance(requested, Scope) else requested
+        requested.value if isinstance(requested, TokenScope) else requested
     )
 
 

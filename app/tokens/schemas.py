@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.names import UUID4_PATTERN
-from app.security.principal import Scope
+from app.security.principal import TokenScope
 
 JWT_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 # Empty is allowed: an empty ``scope`` (as a form may send) means the default, ``check``.
@@ -20,7 +20,7 @@ class TokenRequest(BaseModel):
     """JSON body of ``POST /api/token`` (the client key travels in the header)."""
 
     model_config = ConfigDict(extra="forbid")
-    scope: Scope | None = Field(
+    scope: TokenScope | None = Field(
         default=None,
         examples=["check"],
         description="`check` (the default: decision and read routes) or `admin` (every "
@@ -79,4 +79,4 @@ class TokenResponse(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(examples=[900])
     refresh_token: str
-    scope: Scope = Field(examples=["admin"])
+    scope: TokenScope = Field(examples=["admin"])

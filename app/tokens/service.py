@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,8 +29,9 @@ from app.config import Settings
 from app.errors import INVALID_TOKEN_CHALLENGE, Unauthorized
 from app.models import RefreshToken, Tenant, TokenFamily
 from app.security.failures import FailureReason
-from app.security.principal import Principal, Scope
+from app.security.principal import Principal, TokenScope
 from app.tokens.codec import TokenClaims, TokenCodec, TokenRejected, TokenType
+from app.utc import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-    scope: Scope
+    scope: TokenScope
 
 
 def _refused(detail: str, reason: FailureReason, tenant_id: int | None = None) -> Unauthorized:
@@ -94,10 +95,10 @@ class TokenService:
             access_token=access,
             refresh_token=refresh,
             expires_in=int(self.access_lifetime.total_seconds()),
-            scope=Scope(family.scope),
+            scope=TokenScope(family.scope),
         )
 
-    async def issue(self, tenant_id: int, key_generation: int, scope: Scope) -> TokenPair:
+    async def issue(self, tenant_id: int, key_generation: int, scope: TokenScope) -> TokenPair:
         family = TokenFamily(
             id=str(uuid.uuid4()),
             tenant_id=tenant_id,
@@ -150,7 +151,7 @@ class TokenService:
         except TokenRejected as exc:
             raise _rejected(exc) from exc
         family = await self._live_family(claims)
-        now = datetime.now(UTC)
+        now = utcnow()
         spent = await self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.jti == claims.jti, RefreshToken.used_at.is_(None))
@@ -174,7 +175,7 @@ class TokenService:
         await self.session.execute(
             update(TokenFamily)
             .where(TokenFamily.id == family_id, TokenFamily.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
+            .values(revoked_at=utcnow())
         )
 
     async def revoke(self, token: str) -> None:
@@ -226,7 +227,7 @@ class TokenService:
                 "The token has been revoked.", FailureReason.REVOKED_TOKEN, claims.tenant_id
             )
         try:
-            scope = Scope(claims.scope)
+            scope = TokenScope(claims.scope)
         except ValueError as exc:
             raise _refused(
                 "The token is not valid.", FailureReason.INVALID_TOKEN, claims.tenant_id

@@ -13,10 +13,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
-from app.audit.trail import AuditTrail, RequestContext
+from app.audit.trail import AuditOrigin, AuditTrail
 from app.rbac.service import RbacService
 from app.security.credentials import hash_client_key
-from app.state import AppState
+from app.state import AppState, app_state
 from app.tenants.scope import TenantScope
 from tests.api.helpers import assert_bare, assert_wrapped, statements
 
@@ -122,7 +122,7 @@ async def _plan(app: FastAPI, backend: str) -> list[str]:
     async with state.database.transaction(write=False) as session:
         tenant_id = (await session.execute(text("SELECT max(id) FROM tenants"))).scalar_one()
         scope = TenantScope(session, tenant_id, state.cipher)
-        trail = AuditTrail(session, state.secrets.audit, tenant_id, RequestContext(), enabled=False)
+        trail = AuditTrail(session, state.secrets.audit, tenant_id, AuditOrigin(), enabled=False)
         decision = select(RbacService(scope, trail)._holds("alice", "publish"))
         compiled = decision.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         if backend == "sqlite":
@@ -162,7 +162,7 @@ async def test_the_credential_is_derived_once_per_request(
     from app import deps
     from app.security import gate
 
-    assert app.state.rate_limits is not None
+    assert app_state(app).rate_limits is not None
     hashes: list[str] = []
     original_hash = hash_client_key
 

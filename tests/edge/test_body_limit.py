@@ -9,6 +9,7 @@ import pytest
 
 from app.config import Settings
 from app.edge.body_limit import BodySizeLimitMiddleware
+from app.state import app_state
 from tests.edge.conftest import EdgeClient, bearer, new_key
 
 LIMIT = 1024
@@ -65,7 +66,7 @@ async def test_limit_is_inclusive(edge_client: EdgeClient, chunked: bool) -> Non
 async def test_declared_length_is_refused_before_the_gate(edge_client: EdgeClient) -> None:
     async with edge_client(max_body_bytes=LIMIT) as (app, http):
         response = await http.post("/api/role/r", content=b"x" * (LIMIT + 1))
-        failures = app.state.auth_failures.snapshot()
+        failures = app_state(app).failures.snapshot()
     # No credential, yet 413: the body limit answers before authentication is tried.
     assert response.status_code == 413
     assert sum(failures.values()) == 0

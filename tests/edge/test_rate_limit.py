@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from fastapi import FastAPI
 from limits.errors import StorageError
 
 from app.config import Settings
@@ -18,12 +19,19 @@ from app.edge import rate_limit
 from app.edge.rate_limit import RateLimits
 from app.security.credentials import hash_client_key, parse_authorization
 from app.security.gate import Visitor, _authenticate
+from app.state import app_state
 from app.tokens.codec import TokenType
 from tests.conftest import TEST_KEY_HASH_SECRET
 from tests.edge.conftest import EdgeClient, bearer, new_key
 from tests.edge.redis_helpers import REDIS_URL, delete_prefix, require_redis
 
 CONTENT_JSON = {"Content-Type": "application/json"}
+
+
+def _limits(app: FastAPI) -> RateLimits:
+    limits = app_state(app).rate_limits
+    assert limits is not None
+    return limits
 
 
 def assert_refused(response: httpx.Response, limit: str, amount: int, what: str) -> None:
@@ -90,7 +98,7 @@ async def test_default_budget_is_per_tenant(edge_client: EdgeClient) -> None:
         refused = await http.get("/api/roles", headers=bearer(key))
         same_tenant_upper_case = await http.get("/api/roles", headers=bearer(key.upper()))
         other_tenant = await http.get("/api/roles", headers=bearer(other))
-        counts = app.state.rate_limits.snapshot()["refused"]
+        counts = _limits(app).snapshot()["refused"]
     assert opened.status_code == 200
     assert spent == [200, 200, 200]
     assert_refused(refused, "default", 3, "Rate limit exceeded")
@@ -145,7 +153,7 @@ async def test_opening_tenants_is_limited_per_address(edge_client: EdgeClient) -
         refused = await http.get("/api/roles", headers=bearer(new_key()))
         by_token = await http.post("/api/token", headers=bearer(new_key()))
         known_again = await http.get("/api/roles", headers=bearer(known))
-        counts = app.state.rate_limits.snapshot()["refused"]
+        counts = _limits(app).snapshot()["refused"]
     async with edge_client(rate_limit_registration="2/minute", client=("10.0.0.9", 50000)) as (
         _app,
         http,
@@ -209,7 +217,7 @@ async def test_failed_authentications_close_the_address(edge_client: EdgeClient)
         ping = await http.get("/ping")
         elsewhere = await http.get("/api/roles", headers=bearer(new_key()) | other)
         metrics = (await http.get("/metrics")).text
-        counts = app.state.rate_limits.snapshot()["refused"]
+        counts = _limits(app).snapshot()["refused"]
     assert assert_bare_ok.status_code == 200
     assert failures == [401, 401, 401]
     assert_refused(
@@ -270,7 +278,7 @@ async def test_disabled(edge_client: EdgeClient) -> None:
         statuses = [(await http.get("/api/roles", headers=key)).status_code for _ in range(4)]
         metrics = (await http.get("/metrics")).text
     assert statuses == [200] * 4
-    assert app.state.rate_limits is None
+    assert app_state(app).rate_limits is None
     assert "auth_rate_limited_requests_total" not in metrics
 
 
@@ -342,8 +350,7 @@ async def test_identity_is_the_tenant_the_key_hash_or_the_address(
         claims = app.state.auth.tokens.verify(token, TokenType.ACCESS)
 
         async def identity(header: str) -> str | None:
-            scope = {"type": "http", "app": app, "headers": []}
-            visitor: Visitor = await _authenticate(scope, parse_authorization(header))
+            visitor: Visitor = await _authenticate(app_state(app), parse_authorization(header))
             return visitor.identity
 
         tenant = f"tenant:{claims.tenant_id}"

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Tenant
 from app.security.credentials import hash_client_key
 from app.security.secrets import key_id
-from app.state import AppState
+from app.state import app_state
 from tests.api.helpers import assert_problem
 from tests.conftest import TEST_JWT_SECRET
 
@@ -116,11 +116,6 @@ def is_uuid4(value: object) -> bool:
         return False
     parsed = uuid.UUID(value)
     return str(parsed) == value and parsed.version == 4
-
-
-def app_state(app: FastAPI) -> AppState:
-    state: AppState = app.state.auth
-    return state
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.security.failures import AuthFailures
+from app.state import app_state
 from tests.identity.helpers import bearer, claims_of, forge, issue_tokens
 
 LOGGER = "app.security.auth"
@@ -97,7 +98,7 @@ async def test_failure_is_counted_and_logged(
     client_key: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    failures: AuthFailures = app.state.auth_failures
+    failures: AuthFailures = app_state(app).failures
     trigger, status = TRIGGERS[reason]
     caller = Caller(api, client, client_key)
     with caplog.at_level(logging.INFO, logger=LOGGER):
@@ -127,6 +128,6 @@ async def test_failure_is_counted_and_logged(
 
 
 async def test_snapshot_lists_every_reason(app: FastAPI) -> None:
-    snapshot = app.state.auth_failures.snapshot()
+    snapshot = app_state(app).failures.snapshot()
     assert set(snapshot) >= set(TRIGGERS) | {"unknown_key", "disabled_tenant"}
     assert all(isinstance(count, int) and count >= 0 for count in snapshot.values())

@@ -18,12 +18,12 @@ from app.db.url import DatabaseTarget
 from app.main import create_app
 from app.models import Tenant
 from app.security.credentials import hash_client_key
+from app.state import app_state
 from app.tenants.admin import create_tenant, tenant_summaries
 from tests.api.helpers import assert_bare
 from tests.conftest import TEST_JWT_SECRET, TEST_KEY_HASH_SECRET, make_settings
 from tests.identity.helpers import (
     SecretWatch,
-    app_state,
     assert_unauthorized,
     bearer,
     issue_tokens,
@@ -88,13 +88,13 @@ async def test_unknown_key_is_refused_and_opens_nothing(
 ) -> None:
     key = str(uuid.uuid4())
     before = await _tenant_count(closed_app)
-    failures = closed_app.state.auth_failures.snapshot()["unknown_key"]
+    failures = app_state(closed_app).failures.snapshot()["unknown_key"]
     async with watched_client(closed_app, watch, key) as http:
         assert_unauthorized(await http.get("/api/roles"))
         assert_unauthorized(await http.post("/api/role/editors"))
         assert_unauthorized(await http.post("/api/token"))
     assert await _tenant_count(closed_app) == before
-    assert closed_app.state.auth_failures.snapshot()["unknown_key"] == failures + 3
+    assert app_state(closed_app).failures.snapshot()["unknown_key"] == failures + 3
     key_hash = hash_client_key(key, app_state(closed_app).secrets.key_hash)
     async with app_state(closed_app).database.transaction(write=False) as session:
         found = await session.scalar(select(Tenant.id).where(Tenant.key_hash == key_hash))
@@ -146,9 +146,9 @@ async def test_cli_lists_and_disables_tenants(
         assert capsys.readouterr().out == (
             f"tenant {tenant_id} disabled: its client key and tokens are refused\n"
         )
-        failures = closed_app.state.auth_failures.snapshot()["disabled_tenant"]
+        failures = app_state(closed_app).failures.snapshot()["disabled_tenant"]
         assert_unauthorized(await http.get("/api/roles"))
-        assert closed_app.state.auth_failures.snapshot()["disabled_tenant"] == failures + 1
+        assert app_state(closed_app).failures.snapshot()["disabled_tenant"] == failures + 1
         assert_unauthorized(await http.post("/api/token"))
         response = await http.get("/api/roles", headers=bearer(tokens["access_token"]))
         assert_unauthorized(response, invalid_token=True)

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 
 from app.models import RetiredClientKey, Tenant
 from app.security.credentials import hash_client_key
+from app.state import app_state
 from tests.api.helpers import assert_bare, assert_problem, assert_wrapped
 from tests.api.matchers import UUID4
 from tests.identity.helpers import (
     SecretWatch,
-    app_state,
     assert_unauthorized,
     bearer,
     db_session,
