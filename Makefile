@@ -36,8 +36,10 @@ run: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/auth-server migrate
 
+# Every core (pytest-xdist); PYTEST_ARGS=-n0 runs in one process.
+PYTEST_ARGS ?= -n auto
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
