@@ -1,4 +1,8 @@
-"""``GET /api/audit``: the caller's own audit trail, newest first."""
+"""``GET /api/audit``: the caller's own audit trail, newest first.
+
+The query runs in the caller's :class:`~app.tenants.tenancy.Tenancy`: its session
+reaches the caller's chain and no other.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 
 from app.audit.schemas import AuditEntry, AuditPage
 from app.audit.service import AuditFilter, after_position, entry, position_of, query
-from app.deps import PrincipalDep, SessionDep, StateDep
+from app.deps import TenancyDep
 from app.errors import BadRequest
 from app.paging import AUDIT_DEFAULT_LIMIT, PageRequest, listing_responses, paging
 from app.responses import Wrapped, problem_examples, wrapped
@@ -36,9 +40,7 @@ AuditPageDep = Annotated[PageRequest, Depends(paging(AUDIT_DEFAULT_LIMIT))]
     responses=listing_responses(),
 )
 async def list_audit(
-    principal: PrincipalDep,
-    session: SessionDep,
-    state: StateDep,
+    tenancy: TenancyDep,
     page: AuditPageDep,
     offset: Annotated[
         int,
@@ -52,7 +54,6 @@ async def list_audit(
     until: Annotated[RequestUtcDateTime | None, Query(description="ISO-8601; exclusive.")] = None,
 ) -> Wrapped[AuditPage]:
     audit_filter = AuditFilter(
-        chain_id=principal.tenant_id,
         action=action,
         entity_type=entity_type,
         since=since,
@@ -62,7 +63,11 @@ async def list_audit(
         raise BadRequest("Use either cursor or offset, not both.")
     window = page.window(str, int)
     total, rows = await query(
-        session, audit_filter, limit=window.fetch, offset=offset, after=after_position(window)
+        tenancy.session,
+        audit_filter,
+        limit=window.fetch,
+        offset=offset,
+        after=after_position(window),
     )
     served = window.cut(rows, position_of)
     answer = AuditPage(
@@ -70,7 +75,7 @@ async def list_audit(
         limit=page.limit,
         offset=offset,
         entries=[
-            AuditEntry.model_validate(entry(row, cipher=state.cipher)) for row in served.items
+            AuditEntry.model_validate(entry(row, cipher=tenancy.cipher)) for row in served.items
         ],
         next_cursor=page.finish(served),
     )

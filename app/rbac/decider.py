@@ -23,7 +23,7 @@ from app.edge.context import record_revision
 from app.rbac.service import RbacService
 from app.security.gate import visitor_of
 from app.state import AppState
-from app.tenants.scope import TenantScope
+from app.tenants.tenancy import Tenancy
 
 Question = tuple[str, str]
 Answer = tuple[bool, str | None]
@@ -59,11 +59,11 @@ class Decider:
         # tenant's registration starts a transaction of its own, see resolve_client_key).
         async with state.database.session(write=state.settings.audit_permission_checks) as session:
             principal = await resolve_principal(request, state, session)
-            scope = TenantScope(session, principal.tenant_id, state.cipher)
+            tenancy = Tenancy(session, principal.tenant_id, state.cipher)
             trail = AuditTrail.for_state(
                 state, session, principal.tenant_id, request_context(request)
             )
-            service = RbacService(scope, trail, strict_users=principal.strict_users)
+            service = RbacService(tenancy, trail, strict_users=principal.strict_users)
             answers = [await service.decide(user, permission) for user, permission in questions]
             await session.commit()
         return answers

@@ -28,6 +28,7 @@ from app.security.secrets import key_id
 from app.state import AppState
 from tests.api.helpers import assert_problem
 from tests.conftest import TEST_JWT_SECRET
+from tests.databases import DIRECT_ACCESS
 
 API_KEY_SHAPE = re.compile(r"^rak_[0-9A-Za-z]{43}$")
 ROTATE_KEY_SHAPE = re.compile(r"^rrk_[0-9A-Za-z]{43}$")
@@ -128,8 +129,9 @@ def app_state(app: FastAPI) -> AppState:
 
 @asynccontextmanager
 async def db_session(app: FastAPI) -> AsyncIterator[AsyncSession]:
-    """A write transaction on the app's database, committed on exit."""
-    async with app_state(app).database.transaction() as session:
+    """A write transaction on the app's database, committed on exit, that reaches
+    every tenant's rows."""
+    async with app_state(app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
         yield session
 
 
