@@ -30,24 +30,24 @@ statement: write ORM selects); ``tests/api/test_tenancy_guard.py`` reads the SQL
 reaches the database on the request paths and fails on any statement over a
 tenant-owned table without its tenant.
 
-Cost: a tenant's statement gains one cached option (built once per tenant,
-:func:`tenant_criteria`); the compiled SQL is cached across tenants (the tenant id is a
-bound parameter). The decision hot path opens no session at all.
+Cost: a statement gains one prebuilt option and, in a tenant's session, one named
+parameter (:data:`TENANT_PARAMETER`); the compiled SQL is cached once for all tenants.
+The decision hot path opens no session at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Boolean, Table, event
+from sqlalchemy import Boolean, Table, bindparam, event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
-from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from app.models.base import Base, TenantOwned
 
@@ -148,15 +148,15 @@ _UNSCOPED = _Unscoped()
 _REFUSE = with_loader_criteria(TenantOwned, lambda _cls: _UNSCOPED, include_aliases=True)
 
 
-@lru_cache(maxsize=4096)
-def tenant_criteria(tenant_id: int) -> ORMOption:
-    """The option a session bound to ``tenant_id`` adds to each statement (built once
-    per tenant: the lambda's closure makes ``tenant_id`` a bound parameter, so every
-    tenant shares one compiled statement). ``statement.options(tenant_criteria(t))``
-    is the statement as such a session runs it (to read its query plan)."""
-    return with_loader_criteria(
-        TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
-    )
+TENANT_PARAMETER = "auth_tenant_id"
+"""The bound parameter that carries a session's tenant into its statements."""
+_TENANT: BindParameter[Any] = bindparam(TENANT_PARAMETER)
+_CRITERIA = with_loader_criteria(
+    TenantOwned, lambda cls: cls.tenant_id == _TENANT, include_aliases=True
+)
+"""One option for every tenant: the tenant id is a named parameter supplied at each
+execution, so the compiled statement is shared by all tenants and nothing is built per
+statement but the option's attachment."""
 
 
 @lru_cache(maxsize=1)
@@ -197,8 +197,16 @@ def _restrict(state: ORMExecuteState) -> None:
         return
     if dml:
         _refuse_uncovered(state)
-    option = _REFUSE if tenancy is None else tenant_criteria(tenancy)
-    state.statement = state.statement.options(option)
+    if state.is_executemany:
+        return  # no tenant-owned model left in it (refused above)
+    if tenancy is None:
+        state.statement = state.statement.options(_REFUSE)
+        return
+    state.statement = state.statement.options(_CRITERIA)
+    parameters = cast("Mapping[str, Any] | None", state.parameters)  # not executemany
+    state.parameters = (
+        {**parameters, TENANT_PARAMETER: tenancy} if parameters else {TENANT_PARAMETER: tenancy}
+    )
 
 
 def _check_flush(session: Session, _context: Any, _instances: Any) -> None:

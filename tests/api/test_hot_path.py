@@ -12,10 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from app.audit.trail import AuditTrail, RequestContext
-from app.db.tenant_guard import tenant_criteria
 from app.rbac.service import RbacService
 from app.security.credentials import hash_client_key
 from app.state import AppState
@@ -118,22 +117,34 @@ async def test_a_write_is_seen_by_the_next_check(app: FastAPI, api: httpx.AsyncC
 
 
 async def _plan(app: FastAPI, backend: str) -> list[str]:
+    """The query plan of the decision SELECT exactly as a tenant's session sends it
+    (its tenant criteria included), read back with its own parameters."""
     state: AppState = app.state.auth
+    engine = state.database.engine.sync_engine
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, parameters: Any, *_args: Any) -> None:
+        sent.append((sql, parameters))
+
     async with state.database.transaction(write=False) as session:
         tenant_id = (await session.execute(text("SELECT max(id) FROM tenants"))).scalar_one()
         tenancy = Tenancy(session, tenant_id, state.cipher)
         trail = AuditTrail(session, state.secrets.audit, tenant_id, RequestContext(), enabled=False)
-        holds = RbacService(tenancy, trail)._holds("alice", "publish")
-        # as the session runs it: with its tenant's criteria
-        decision = select(holds).options(tenant_criteria(tenant_id))
-        compiled = decision.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        decision = select(RbacService(tenancy, trail)._holds("alice", "publish"))
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            await session.execute(decision)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        sql, parameters = sent[-1]
+        connection = await session.connection()
         if backend == "sqlite":
-            rows = (await session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))).all()
-            return [str(row[-1]) for row in rows]
+            plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+            return [str(row[-1]) for row in plan.all()]
         # A tiny table is cheapest to scan; forbid that to see which indexes can answer.
         await session.execute(text("SET LOCAL enable_seqscan = off"))
-        rows = (await session.execute(text(f"EXPLAIN {compiled}"))).all()
-        return [str(row[0]).strip() for row in rows]
+        plan = await connection.exec_driver_sql(f"EXPLAIN {sql}", parameters)
+        return [str(row[0]).strip() for row in plan.all()]
 
 
 async def test_decision_query_uses_the_unique_indexes(

@@ -49,7 +49,8 @@ from tests.api.helpers import assert_bare, assert_problem, tenant_client
 from tests.databases import DIRECT_ACCESS
 
 TENANT_COLUMN = {"audit_log": "chain_id", "audit_heads": "chain_id"}
-PLACEHOLDER = r"(\?|\$\d+|%\(\w+\)s)"
+PLACEHOLDER = r"(\?|\$\d+|%\(\w+\)s)(?:::[A-Z][A-Z ]*)?"
+"""A bound parameter (SQLite, asyncpg with its cast, or pyformat); group 1 names it."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,8 @@ def test_the_checker_sees_a_missing_or_foreign_tenant() -> None:
         ("u", 7),
     )
     assert unscoped(joined, 7) == ["memberships"]
+    cast = Statement("DELETE FROM grants WHERE grants.tenant_id = $1::BIGINT", (7,))
+    assert unscoped(cast, 7) == []
     assert unscoped(Statement("INSERT INTO roles (tenant_id) VALUES (?)", (8,)), 7) == []
     flushed = Statement("UPDATE api_keys SET label=? WHERE api_keys.id = ?", ("x", 3))
     assert unscoped(flushed, 7) == []
