@@ -13,9 +13,9 @@ Writes: roles (new ones inserted; a given description replaces the stored one, b
 ORM ``UPDATE ... CASE`` per :data:`BATCH_DESCRIPTIONS` roles, which the session's
 tenant criteria reach), then grants and memberships in batches of :data:`BATCH_ROWS`,
 each batch one ``INSERT ... ON CONFLICT DO NOTHING`` executemany (existing rows are
-kept, so an import is idempotent and only adds). Blind-index values and sealed values are
-computed in a worker thread, batch by batch, so the event loop keeps serving; a user
-named in several memberships is sealed once. Role rows are read ``FOR SHARE`` on
+kept, so an import is idempotent and only adds). Blind-index values and sealed values
+are computed in a worker thread, batch by batch, so the event loop keeps serving; a
+user named in several memberships is sealed once. Role rows are read ``FOR SHARE`` on
 PostgreSQL before their grants and memberships are written, like the REST writes.
 Then the tenant's revision is bumped once and one ``BULK_IMPORT`` audit entry records
 the counts.

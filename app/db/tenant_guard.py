@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Boolean, Table, bindparam, event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -197,16 +197,17 @@ def _restrict(state: ORMExecuteState) -> None:
         return
     if dml:
         _refuse_uncovered(state)
-    if state.is_executemany:
-        return  # no tenant-owned model left in it (refused above)
     if tenancy is None:
         state.statement = state.statement.options(_REFUSE)
         return
     state.statement = state.statement.options(_CRITERIA)
-    parameters = cast("Mapping[str, Any] | None", state.parameters)  # not executemany
-    state.parameters = (
-        {**parameters, TENANT_PARAMETER: tenancy} if parameters else {TENANT_PARAMETER: tenancy}
-    )
+    parameters = state.parameters
+    if not parameters:
+        state.parameters = {TENANT_PARAMETER: tenancy}
+    elif isinstance(parameters, Mapping):
+        state.parameters = {**parameters, TENANT_PARAMETER: tenancy}
+    else:  # executemany (of a table that is not tenant-owned: see above)
+        state.parameters = [{**row, TENANT_PARAMETER: tenancy} for row in parameters]
 
 
 def _check_flush(session: Session, _context: Any, _instances: Any) -> None:

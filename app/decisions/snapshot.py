@@ -6,10 +6,10 @@ permissions (both by blind index, never by name), which users have a live API ke
 (strict identity), and the tenant's key hash, key generation and state.
 
 :func:`load_snapshot` reads it in one transaction of a session bound to the tenant
-(:mod:`app.db.tenant_guard`) and re-reads the revision at the end: every write bumps the revision in its own transaction, so equal revisions before
-and after mean no write committed in between, whatever the isolation level (on
-PostgreSQL's READ COMMITTED, each statement may see a newer state). Otherwise it reads
-again.
+(:mod:`app.db.tenant_guard`) and re-reads the revision at the end: every write bumps
+the revision in its own transaction, so equal revisions before and after mean no write
+committed in between, whatever the isolation level (on PostgreSQL's READ COMMITTED,
+each statement may see a newer state). Otherwise it reads again.
 """
 
 from __future__ import annotations

@@ -351,6 +351,21 @@ async def test_a_session_without_tenancy_refuses_tenant_tables(app: FastAPI) -> 
             await query(session, AuditFilter(), limit=10)
 
 
+async def test_forms_the_criteria_cannot_reach_are_refused(app: FastAPI) -> None:
+    """Even in a tenant's session: an executemany UPDATE of a tenant-owned model (ORM
+    bulk by primary key) and a Core UPDATE of its table carry no tenant."""
+    database: Database = app.state.auth.database
+    table = Role.__table__
+    assert isinstance(table, Table)
+    async with database.session(write=True, tenant=1) as session:
+        with pytest.raises(TenancyViolation, match="executemany"):
+            await session.execute(update(Role), [{"id": 1, "description": "x"}])
+        with pytest.raises(TenancyViolation, match="Core"):
+            await session.execute(update(table).values(description="x"))
+        with pytest.raises(TenancyViolation, match="cannot serve tenant 2"):
+            bind_tenant(session, 2)
+
+
 async def test_a_tenant_session_reads_its_chain_whatever_the_filter_says(
     app: FastAPI, api: httpx.AsyncClient, client_key: str
 ) -> None:
