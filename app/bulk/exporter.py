@@ -7,6 +7,11 @@ inside one read transaction, which sees one consistent state of the tenant (SQLi
 snapshot; ``REPEATABLE READ`` on PostgreSQL). Encrypted values are opened batch by
 batch, off the event loop when a batch holds many (:mod:`app.paging.decrypt`).
 The session is bound to the tenant (:class:`~app.tenants.tenancy.Tenancy`).
+
+Grants and memberships are read without a join: the role names come from the roles
+already read (role id -> name, kept for the export's life). A join of the tenant's
+roles with all its memberships lets PostgreSQL pick a nested loop over the membership
+index when its statistics are stale (right after a large import), which is quadratic.
 """
 
 from __future__ import annotations
@@ -43,10 +48,11 @@ async def snapshot_session(database: Database) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def _roles(tenancy: Tenancy) -> AsyncIterator[bytes]:
+async def _roles(tenancy: Tenancy, names: dict[int, str]) -> AsyncIterator[bytes]:
+    """The role lines, by name; fills ``names`` (role id -> name)."""
     after: str | None = None
     while True:
-        statement = select(Role.name, Role.description)
+        statement = select(Role.name, Role.description, Role.id)
         if after is not None:
             statement = statement.where(Role.name > after)
         statement = statement.order_by(Role.name).limit(EXPORT_BATCH)
@@ -60,6 +66,7 @@ async def _roles(tenancy: Tenancy) -> AsyncIterator[bytes]:
             if text is not None:
                 record["description"] = text
             records.append(record)
+            names[row.id] = row.name
         yield record_lines(records)
         after = rows[-1].name
 
@@ -77,19 +84,17 @@ async def _pairs(
     model: type[Grant] | type[Membership],
     value: InstrumentedAttribute[str],
     shape: Callable[[str, str], dict[str, Any]],
+    names: dict[int, str],
 ) -> AsyncIterator[bytes]:
     """``shape(role name, opened value)`` of each row of ``model``: one query, read
     :data:`EXPORT_BATCH` rows at a time (a server-side cursor on PostgreSQL)."""
-    statement = (
-        select(Role.name, value)
-        .select_from(model)
-        .join(Role, Role.id == model.role_id)
-        .execution_options(yield_per=EXPORT_BATCH)
-    )
+    statement = select(model.role_id, value).execution_options(yield_per=EXPORT_BATCH)
     result = await tenancy.session.stream(statement)
     async for rows in result.partitions():
         opened = await open_all(tenancy.cipher, [row[1] for row in rows])
-        yield record_lines([shape(row[0], text) for row, text in zip(rows, opened, strict=True)])
+        yield record_lines(
+            [shape(names[row[0]], text) for row, text in zip(rows, opened, strict=True)]
+        )
 
 
 async def export_lines(
@@ -97,11 +102,12 @@ async def export_lines(
 ) -> AsyncIterator[bytes]:
     """The tenant as JSON lines, a batch of lines per chunk (binds ``session`` to it)."""
     tenancy = Tenancy(session, tenant_id, cipher)
-    async for chunk in _roles(tenancy):
+    names: dict[int, str] = {}
+    async for chunk in _roles(tenancy, names):
         yield chunk
-    async for chunk in _pairs(tenancy, Grant, Grant.permission, _grant):
+    async for chunk in _pairs(tenancy, Grant, Grant.permission, _grant, names):
         yield chunk
-    async for chunk in _pairs(tenancy, Membership, Membership.user_name, _membership):
+    async for chunk in _pairs(tenancy, Membership, Membership.user_name, _membership, names):
         yield chunk
 
 

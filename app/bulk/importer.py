@@ -9,16 +9,16 @@ Checks, all before the first write:
   as ``POST /api/membership`` requires (else :class:`MemberNotKeyBacked`, 409
   naming the first line of the first such user).
 
-Writes: roles (new ones inserted; a given description replaces the stored one, by one
-ORM ``UPDATE ... CASE`` per :data:`BATCH_DESCRIPTIONS` roles, which the session's
-tenant criteria reach), then grants and memberships in batches of :data:`BATCH_ROWS`,
-each batch one ``INSERT ... ON CONFLICT DO NOTHING`` executemany (existing rows are
-kept, so an import is idempotent and only adds). Blind-index values and sealed values
-are computed in a worker thread, batch by batch, so the event loop keeps serving; a
-user named in several memberships is sealed once. Role rows are read ``FOR SHARE`` on
-PostgreSQL before their grants and memberships are written, like the REST writes.
-Then the tenant's revision is bumped once and one ``BULK_IMPORT`` audit entry records
-the counts.
+Writes: roles (new ones inserted; a given description replaces the stored one, in one
+``UPDATE`` executemany stating the session's tenant,
+:func:`~app.db.tenant_guard.session_tenant`), then grants and memberships in batches of
+:data:`BATCH_ROWS`, each batch one ``INSERT ... ON CONFLICT DO NOTHING`` executemany
+(existing rows are kept, so an import is idempotent and only adds). Blind-index values
+and sealed values are computed in a worker thread, batch by batch, so the event loop
+keeps serving; a user named in several memberships is sealed once. Role rows are read
+``FOR SHARE`` on PostgreSQL before their grants and memberships are written, like the
+REST writes. Then the tenant's revision is bumped once and one ``BULK_IMPORT`` audit
+entry records the counts.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from app.apikeys.service import live_key_clause
 from app.audit.trail import AuditTrail
 from app.bulk.records import Counts, ImportPlan, InvalidRecord
 from app.db.statements import insert_many_ignore
+from app.db.tenant_guard import session_tenant
 from app.decisions.revision import bump_revision
 from app.decisions.snapshot import NOT_KEY_BACKED
 from app.errors import AppError
@@ -42,7 +43,6 @@ from app.tenants.tenancy import Tenancy
 from app.utc import utcnow
 
 BATCH_ROWS = 5000
-BATCH_DESCRIPTIONS = 1000
 REMEMBERED = 100_000
 ROLE_COLUMNS = ("tenant_id", "name", "description", "created_at")
 GRANT_COLUMNS = ("tenant_id", "role_id", "permission_key", "permission", "created_at")
@@ -159,18 +159,20 @@ class BulkImporter:
         ]
         await insert_many_ignore(self.session, Role, ROLE_COLUMNS, new, ["tenant_id", "name"])
         described = [
-            (role, seal(text))
+            {"b_name": role, "b_description": seal(text)}
             for role, text in plan.roles.items()
             if role in existing and text is not None
         ]
-        for start in range(0, len(described), BATCH_DESCRIPTIONS):
-            batch = dict(described[start : start + BATCH_DESCRIPTIONS])
-            await self.session.execute(
-                update(Role)
-                .where(Role.name.in_(batch))
-                .values(description=case(batch, value=Role.name))
-                .execution_options(synchronize_session=False)
+        if described:
+            table = Role.__table__
+            assert isinstance(table, Table)
+            statement = (
+                update(table)
+                .where(session_tenant(table))
+                .where(table.c.name == bindparam("b_name"))
+                .values(description=bindparam("b_description"))
             )
+            await self.session.execute(statement, described)
 
     def _advance(self, rows: int, total: int) -> None:
         self._done += rows

@@ -17,9 +17,10 @@ Every session carries its *tenancy* in ``session.info``, set once for its life:
 
 Statements the criteria cannot reach are refused in a tenant's session and in one
 without a tenancy (:class:`TenancyViolation`, before anything is sent): an ``UPDATE`` or
-``DELETE`` of a tenant-owned table written in Core (on ``Model.__table__``) and an
-``executemany`` ``UPDATE`` or ``DELETE`` of a tenant-owned model (ORM "bulk by primary
-key"). The unit of work's own writes (a changed or deleted object, by primary key) are
+``DELETE`` of a tenant-owned table written in Core (on ``Model.__table__``, for a fast
+``executemany``) unless its ``WHERE`` states :func:`session_tenant` (the guard then
+binds the session's tenant into every row), and any ``executemany`` ``UPDATE`` or
+``DELETE`` of a tenant-owned model (ORM "bulk by primary key"). The unit of work's own writes (a changed or deleted object, by primary key) are
 checked at flush: every such tenant-owned object must be the session's tenant's.
 Binding a session to a second tenancy is refused too. A violation is a defect: the
 request answers 500, never another tenant's rows.
@@ -46,8 +47,14 @@ from sqlalchemy import Boolean, Table, bindparam, event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.elements import (
+    BinaryExpression,
+    BindParameter,
+    BooleanClauseList,
+    ColumnElement,
+)
 
 from app.models.base import Base, TenantOwned
 
@@ -159,6 +166,27 @@ execution, so the compiled statement is shared by all tenants and nothing is bui
 statement but the option's attachment."""
 
 
+def session_tenant(table: Table) -> ColumnElement[bool]:
+    """``table.tenant_id = <the session's tenant>``, for a Core ``UPDATE``/``DELETE`` of a
+    tenant-owned table (the one form the criteria cannot reach): the guard binds the
+    value from the session, for every row of an ``executemany``."""
+    return table.c.tenant_id == _TENANT
+
+
+def _states_session_tenant(statement: Any, table: Table) -> bool:
+    """Whether ``statement``'s WHERE is ``session_tenant(table) AND ...``."""
+    where = statement.whereclause
+    terms = where.clauses if isinstance(where, BooleanClauseList) else (where,)
+    return any(
+        isinstance(term, BinaryExpression)
+        and term.operator is operators.eq
+        and term.left is table.c.tenant_id
+        and isinstance(term.right, BindParameter)
+        and term.right.key == TENANT_PARAMETER
+        for term in terms
+    )
+
+
 @lru_cache(maxsize=1)
 def tenant_tables() -> frozenset[Table]:
     """The tables of every tenant-owned model."""
@@ -169,20 +197,25 @@ def tenant_tables() -> frozenset[Table]:
     return frozenset(tables)
 
 
-def _refuse_uncovered(state: ORMExecuteState) -> None:
+def _refuse_uncovered(state: ORMExecuteState, tenancy: int | None) -> None:
     """UPDATE/DELETE forms the criteria cannot reach (see the module docstring)."""
     table = getattr(state.statement, "table", None)
     if table is None or table not in tenant_tables():
         return
-    if state.is_executemany:
+    if state.is_orm_statement:
+        if state.is_executemany:
+            raise TenancyViolation(
+                f"an executemany UPDATE/DELETE of the {table.name} model cannot carry the "
+                "tenant: write one ORM statement, or a Core one stating session_tenant()"
+            )
+        return
+    if not _states_session_tenant(state.statement, table):
         raise TenancyViolation(
-            f"executemany UPDATE/DELETE of {table.name} cannot carry the tenant: "
-            "write one ORM statement"
+            f"a Core UPDATE/DELETE of {table.name} must state session_tenant({table.name}) "
+            "in its WHERE, or be written on the ORM model"
         )
-    if not state.is_orm_statement:
-        raise TenancyViolation(
-            f"Core UPDATE/DELETE of {table.name} cannot carry the tenant: write it on the ORM model"
-        )
+    if tenancy is None:
+        raise TenancyViolation(f"an UPDATE/DELETE of {table.name} in a session bound to no tenant")
 
 
 def _restrict(state: ORMExecuteState) -> None:
@@ -196,7 +229,7 @@ def _restrict(state: ORMExecuteState) -> None:
     if isinstance(tenancy, EveryTenant):
         return
     if dml:
-        _refuse_uncovered(state)
+        _refuse_uncovered(state, tenancy)
     if tenancy is None:
         state.statement = state.statement.options(_REFUSE)
         return
@@ -206,7 +239,7 @@ def _restrict(state: ORMExecuteState) -> None:
         state.parameters = {TENANT_PARAMETER: tenancy}
     elif isinstance(parameters, Mapping):
         state.parameters = {**parameters, TENANT_PARAMETER: tenancy}
-    else:  # executemany (of a table that is not tenant-owned: see above)
+    else:  # executemany: a Core statement stating session_tenant(), or another table
         state.parameters = [{**row, TENANT_PARAMETER: tenancy} for row in parameters]
 
 

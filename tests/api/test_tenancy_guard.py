@@ -27,7 +27,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import Table, event, select, update
+from sqlalchemy import Table, bindparam, event, select, update
 
 from app.audit.service import AuditFilter, query
 from app.db.engine import Database
@@ -37,6 +37,7 @@ from app.db.tenant_guard import (
     EveryTenant,
     TenancyViolation,
     bind_tenant,
+    session_tenant,
     tenant_tables,
 )
 from app.deps import SessionDep, TenancyDep
@@ -57,6 +58,8 @@ PLACEHOLDER = r"(\?|\$\d+|%\(\w+\)s)(?:::[A-Z][A-Z ]*)?"
 class Statement:
     sql: str
     parameters: Any
+    many: bool = False
+    """``parameters`` is a list of rows (executemany)."""
 
 
 @contextmanager
@@ -65,8 +68,10 @@ def sent(app: FastAPI) -> Iterator[list[Statement]]:
     engine = app.state.auth.database.engine.sync_engine
     seen: list[Statement] = []
 
-    def record(_conn: Any, _cursor: Any, sql: str, parameters: Any, *_args: Any) -> None:
-        seen.append(Statement(" ".join(sql.split()), parameters))
+    def record(
+        _conn: Any, _cursor: Any, sql: str, parameters: Any, _context: Any, many: bool
+    ) -> None:
+        seen.append(Statement(" ".join(sql.split()), parameters, many))
 
     event.listen(engine, "before_cursor_execute", record)
     try:
@@ -75,14 +80,15 @@ def sent(app: FastAPI) -> Iterator[list[Statement]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-def _bound_value(statement: Statement, placeholder: str, at: int) -> Any:
-    """The value bound to the placeholder found at ``at`` in the statement."""
-    parameters = statement.parameters
+def _bound_values(statement: Statement, placeholder: str, at: int) -> list[Any]:
+    """The values bound to the placeholder found at ``at`` in the statement (one per
+    row of an executemany)."""
+    rows = statement.parameters if statement.many else [statement.parameters]
     if placeholder.startswith("$"):
-        return parameters[int(placeholder[1:]) - 1]
+        return [row[int(placeholder[1:]) - 1] for row in rows]
     if placeholder.startswith("%("):
-        return parameters[placeholder[2:-2]]
-    return parameters[statement.sql[:at].count("?")]
+        return [row[placeholder[2:-2]] for row in rows]
+    return [row[statement.sql[:at].count("?")] for row in rows]
 
 
 def tenant_tables_read(statement: Statement) -> set[str]:
@@ -121,8 +127,9 @@ def unscoped(statement: Statement, tenant_id: int) -> list[str]:
         column = TENANT_COLUMN.get(table, "tenant_id")
         pattern = rf"{table}\.{column} = {PLACEHOLDER}"
         values = [
-            _bound_value(statement, match.group(1), match.start(1))
+            value
             for match in re.finditer(pattern, statement.sql)
+            for value in _bound_values(statement, match.group(1), match.start(1))
         ]
         if not values or any(value != tenant_id for value in values):
             missing.append(table)
@@ -214,6 +221,7 @@ async def _tour(app: FastAPI, api: httpx.AsyncClient, client: httpx.AsyncClient)
     # bulk import and export
     lines = b'{"type": "role", "role": "ops", "description": "On call"}\n'
     lines += b'{"type": "role", "role": "editors", "description": "Edit again"}\n'
+    lines += b'{"type": "role", "role": "viewers", "description": "View"}\n'
     lines += b'{"type": "grant", "role": "ops", "permission": "page"}\n'
     imported = await api.post(
         "/api/bulk", content=lines, headers={"Content-Type": "application/x-ndjson"}
@@ -261,6 +269,8 @@ async def test_every_request_statement_on_a_tenant_table_names_the_tenant(
             failures.append((missing, statement.sql))
     assert failures == []
     assert tables == {table.name for table in tenant_tables()}
+    # the import's description rewrite: a Core executemany stating session_tenant()
+    assert any(statement.many and statement.sql.startswith("UPDATE roles") for statement in seen)
 
 
 def test_the_checker_sees_a_missing_or_foreign_tenant() -> None:
@@ -278,6 +288,8 @@ def test_the_checker_sees_a_missing_or_foreign_tenant() -> None:
     assert unscoped(joined, 7) == ["memberships"]
     cast = Statement("DELETE FROM grants WHERE grants.tenant_id = $1::BIGINT", (7,))
     assert unscoped(cast, 7) == []
+    many = Statement("UPDATE roles SET x=? WHERE roles.tenant_id = ?", [("a", 7), ("b", 8)], True)
+    assert unscoped(many, 7) == ["roles"]
     assert unscoped(Statement("INSERT INTO roles (tenant_id) VALUES (?)", (8,)), 7) == []
     flushed = Statement("UPDATE api_keys SET label=? WHERE api_keys.id = ?", ("x", 3))
     assert unscoped(flushed, 7) == []
@@ -353,17 +365,55 @@ async def test_a_session_without_tenancy_refuses_tenant_tables(app: FastAPI) -> 
 
 async def test_forms_the_criteria_cannot_reach_are_refused(app: FastAPI) -> None:
     """Even in a tenant's session: an executemany UPDATE of a tenant-owned model (ORM
-    bulk by primary key) and a Core UPDATE of its table carry no tenant."""
+    bulk by primary key) and a Core UPDATE of its table that does not state
+    ``session_tenant`` carry no tenant."""
     database: Database = app.state.auth.database
     table = Role.__table__
     assert isinstance(table, Table)
     async with database.session(write=True, tenant=1) as session:
         with pytest.raises(TenancyViolation, match="executemany"):
             await session.execute(update(Role), [{"id": 1, "description": "x"}])
-        with pytest.raises(TenancyViolation, match="Core"):
+        with pytest.raises(TenancyViolation, match="must state session_tenant"):
             await session.execute(update(table).values(description="x"))
         with pytest.raises(TenancyViolation, match="cannot serve tenant 2"):
             bind_tenant(session, 2)
+    async with database.session(write=True) as session:
+        stated = update(table).where(session_tenant(table)).values(description="x")
+        with pytest.raises(TenancyViolation, match="bound to no tenant"):
+            await session.execute(stated)
+
+
+async def test_a_core_executemany_stating_the_session_tenant_stays_in_it(
+    app: FastAPI, api: httpx.AsyncClient, client_key: str
+) -> None:
+    """The session binds its own tenant into every row: the same names in another
+    tenant are left alone."""
+    assert_bare(await api.post("/api/role/shared"), True)
+    tenant_id = await _tenant_id(app, client_key)
+    async with tenant_client(app) as other:
+        assert_bare(await other.post("/api/role/shared"), True)
+        other_id = await _tenant_id(app, other.headers["Authorization"].split()[1])
+    database: Database = app.state.auth.database
+    table = Role.__table__
+    assert isinstance(table, Table)
+    statement = (
+        update(table)
+        .where(session_tenant(table))
+        .where(table.c.name == bindparam("b_name"))
+        .values(description=bindparam("b_description"))
+    )
+    async with database.transaction(tenant=tenant_id) as session:
+        rows = [{"b_name": "shared", "b_description": "mine"}, {"b_name": "x", "b_description": ""}]
+        await session.execute(statement, rows)
+    async with database.session(write=False, every_tenant=DIRECT_ACCESS) as session:
+        found = (
+            await session.execute(
+                select(Role.tenant_id, Role.description).where(
+                    Role.name == "shared", Role.tenant_id.in_((tenant_id, other_id))
+                )
+            )
+        ).all()
+    assert dict(found) == {tenant_id: "mine", other_id: None}
 
 
 async def test_a_tenant_session_reads_its_chain_whatever_the_filter_says(
