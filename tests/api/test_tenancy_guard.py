@@ -7,9 +7,11 @@
   tokens, audit, bulk, rotation and recovery, refusals, the decisions' cold path and
   the snapshot they rebuild).
 * A deliberately unscoped ORM statement in a request session is refused loudly (500),
-  never answered; a Core ``UPDATE`` of a tenant-owned table too; a session never
-  changes tenant.
-* The named operator paths read every tenant.
+  never answered; so are a Core ``UPDATE`` of a tenant-owned table that does not state
+  ``session_tenant``, an ORM ``executemany`` one, a second tenant for a session, and a
+  flush of another tenant's object. A Core ``executemany`` stating ``session_tenant``
+  stays in the session's tenant.
+* The named operator paths read every tenant; the app names no others.
 """
 
 from __future__ import annotations
