@@ -8,7 +8,11 @@
   (:func:`get_session`).
 * ``PrincipalDep``: the tenant behind the request's credential (the gate middleware
   has already checked the header's shape). ``WriterDep`` additionally refuses
-  read-only (``check``-scope) principals with 403.
+  read-only (``check``-scope) principals with 403. Resolving it binds the request's
+  session to that tenant (:mod:`app.db.tenant_guard`): before, the session reaches no
+  tenant-owned row; after, only the principal's.
+* ``TenancyDep``: the principal's :class:`~app.tenants.tenancy.Tenancy`, the helper
+  services query through.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.trail import AuditOrigin, AuditTrail
 from app.config import Settings
 from app.db.engine import Database
+from app.db.tenant_guard import bind_tenant
 from app.decisions.revision import current_revision, session_revision
 from app.edge.context import current_request, record_revision
 from app.edge.rate_limit import guard_registration
@@ -33,8 +38,8 @@ from app.security.failures import FailureReason
 from app.security.gate import Visitor
 from app.security.principal import Principal
 from app.state import AppState, app_state
-from app.tenants.scope import TenantScope
 from app.tenants.service import TenantRecord, resolve_client_key
+from app.tenants.tenancy import Tenancy
 from app.tokens.service import TokenService
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -136,7 +141,8 @@ async def tenant_of_key(
 async def resolve_principal(request: Request, state: AppState, session: AsyncSession) -> Principal:
     """Authenticate once. The gate's passport when the tenant's decision snapshot is
     current (no query); otherwise the database: an access token (family, tenant and key
-    generation) or a client key (tenant lookup, open registration)."""
+    generation) or a client key (tenant lookup, open registration). ``session`` is
+    bound to the principal's tenant."""
     visitor = _visitor()
     if visitor.passport is not None and visitor.passport.principal is not None:
         principal = visitor.passport.principal
@@ -158,6 +164,7 @@ async def resolve_principal(request: Request, state: AppState, session: AsyncSes
             key_generation=tenant.key_generation,
             key_hash=key_hash,
         )
+    bind_tenant(session, principal.tenant_id)
     current_request().principal = principal
     return principal
 
@@ -199,13 +206,11 @@ async def require_client_key(principal: PrincipalDep) -> Principal:
 KeyOwnerDep = Annotated[Principal, Depends(require_client_key)]
 
 
-async def tenant_scope(
-    session: SessionDep, principal: PrincipalDep, state: StateDep
-) -> TenantScope:
-    return TenantScope(session, principal.tenant_id, state.cipher)
+async def get_tenancy(session: SessionDep, principal: PrincipalDep, state: StateDep) -> Tenancy:
+    return Tenancy(session, principal.tenant_id, state.cipher)
 
 
-ScopeDep = Annotated[TenantScope, Depends(tenant_scope)]
+TenancyDep = Annotated[Tenancy, Depends(get_tenancy)]
 
 
 def audit_origin(request: Request) -> AuditOrigin:

@@ -3,6 +3,10 @@
 PostgreSQL comes from ``AUTH_TEST_POSTGRESQL_URL`` (default: the local server as
 ``postgres``). When it is unreachable the PostgreSQL half of the suite is skipped,
 except under ``CI=true``, where that is a failure.
+
+Tests that set up, alter or inspect rows of several tenants directly open their
+sessions on :data:`DIRECT_ACCESS`, the tests' own operator path
+(:mod:`app.db.tenant_guard`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,15 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from app.db.tenant_guard import EveryTenant
 from app.db.url import DatabaseTarget, resolve_database_target
 
 ADMIN_URL = os.environ.get(
     "AUTH_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+DIRECT_ACCESS = EveryTenant("tests: rows set up, altered and inspected directly")
 
 
 def sqlite_target(directory: Path, name: str = "auth.sqlite3") -> DatabaseTarget:

@@ -22,7 +22,7 @@ from app.apikeys.schemas import (
 )
 from app.apikeys.service import ApiKeyService, KeyRecord, ValidatedKey
 from app.audit.refusals import refusals_audited_as
-from app.deps import AuditDep, PrincipalDep, ScopeDep, StateDep, WriterDep
+from app.deps import AuditDep, PrincipalDep, StateDep, TenancyDep, WriterDep
 from app.edge.context import DecisionKind, record_decision
 from app.names import KeyId, UserName
 from app.paging import PageDep, listing_responses
@@ -33,15 +33,15 @@ router = APIRouter(prefix="/api/apikeys", tags=["api keys"], responses=problem_e
 
 
 async def _reader(
-    scope: ScopeDep, _principal: PrincipalDep, state: StateDep, audit: AuditDep
+    tenancy: TenancyDep, _principal: PrincipalDep, state: StateDep, audit: AuditDep
 ) -> ApiKeyService:
-    return ApiKeyService(scope, state.secrets.key_hash, audit)
+    return ApiKeyService(tenancy, state.secrets.key_hash, audit)
 
 
 async def _writer(
-    scope: ScopeDep, _principal: WriterDep, state: StateDep, audit: AuditDep
+    tenancy: TenancyDep, _principal: WriterDep, state: StateDep, audit: AuditDep
 ) -> ApiKeyService:
-    return ApiKeyService(scope, state.secrets.key_hash, audit)
+    return ApiKeyService(tenancy, state.secrets.key_hash, audit)
 
 
 KeysReader = Annotated[ApiKeyService, Depends(_reader)]

@@ -5,8 +5,9 @@
 * At most :data:`MAX_ACTIVE_KEYS` live keys per user. Creation locks the tenant row
   (PostgreSQL ``FOR UPDATE``; SQLite's write transaction is already exclusive), so
   concurrent creations cannot overshoot the limit.
-* Validation looks the hash up inside the caller's tenant only: a key of another
-  tenant is indistinguishable from an unknown one.
+* Validation looks the hash up inside the caller's tenant only (the session is bound
+  to it, :mod:`app.tenants.tenancy`): a key of another tenant is indistinguishable
+  from an unknown one.
 * ``last_used_at`` is written at most once a minute per key (one conditional UPDATE).
 * With decisions audited (``AUTH_AUDIT_PERMISSION_CHECKS``), every validation and
   key permission check writes one row: a refused key (unknown, revoked, expired) is
@@ -31,7 +32,7 @@ from app.errors import BadRequest, Conflict, NotFound
 from app.models import ApiKey, Tenant
 from app.paging import Page, Window, open_all_optional
 from app.security.credentials import hash_secret, mint_secret, secret_shape
-from app.tenants.scope import TenantScope
+from app.tenants.tenancy import Tenancy
 from app.utc import as_utc, utcnow
 
 KEY_PREFIX = "rak_"
@@ -89,9 +90,9 @@ def _check_expiry(expires_at: datetime, now: datetime) -> None:
 
 
 class ApiKeyService:
-    def __init__(self, scope: TenantScope, hash_key: bytes, audit: AuditTrail) -> None:
-        self.scope = scope
-        self.session = scope.session
+    def __init__(self, tenancy: Tenancy, hash_key: bytes, audit: AuditTrail) -> None:
+        self.tenancy = tenancy
+        self.session = tenancy.session
         self.hash_key = hash_key
         self.audit = audit
 
@@ -102,7 +103,7 @@ class ApiKeyService:
         self, key: ApiKey, *, user: str | None = None, label: str | None = None
     ) -> KeyRecord:
         """``key`` as shown; ``user``/``label`` when the caller already opened them."""
-        cipher = self.scope.cipher
+        cipher = self.tenancy.cipher
         return KeyRecord(
             key_id=key.key_id,
             key_prefix=key.key_prefix,
@@ -115,7 +116,7 @@ class ApiKeyService:
         )
 
     def _owned_by(self, user: str) -> ColumnElement[bool]:
-        return ApiKey.user_key == self.scope.user_key(user)
+        return ApiKey.user_key == self.tenancy.user_key(user)
 
     async def create(
         self, user: str, label: str | None, expires_at: datetime | None
@@ -124,12 +125,12 @@ class ApiKeyService:
         if expires_at is not None:
             _check_expiry(expires_at, now)
         await self.session.execute(
-            select(Tenant.id).where(Tenant.id == self.scope.tenant_id).with_for_update()
+            select(Tenant.id).where(Tenant.id == self.tenancy.tenant_id).with_for_update()
         )
         active = await self.session.scalar(
-            self.scope.select(func.count(), within=ApiKey).where(
-                self._owned_by(user), live_key_clause(now)
-            )
+            select(func.count())
+            .select_from(ApiKey)
+            .where(self._owned_by(user), live_key_clause(now))
         )
         if (active or 0) >= MAX_ACTIVE_KEYS:
             raise BadRequest(
@@ -137,19 +138,19 @@ class ApiKeyService:
             )
         secret = mint_secret(KEY_PREFIX)
         key = ApiKey(
-            tenant_id=self.scope.tenant_id,
+            tenant_id=self.tenancy.tenant_id,
             key_id=str(uuid.uuid4()),
             key_hash=self._hash(secret),
             key_prefix=secret[:12],
-            user_key=self.scope.user_key(user),
-            user_name=self.scope.cipher.seal(user),
-            label=self.scope.cipher.seal(label) if label is not None else None,
+            user_key=self.tenancy.user_key(user),
+            user_name=self.tenancy.cipher.seal(user),
+            label=self.tenancy.cipher.seal(label) if label is not None else None,
             expires_at=expires_at,
             created_at=now,
         )
         self.session.add(key)
         await self.session.flush()
-        await bump_revision(self.session, self.scope.tenant_id)
+        await bump_revision(self.session, self.tenancy.tenant_id)
         await self.audit.record(
             "CREATE_API_KEY", "api_key", key.key_id, user=user, details={"prefix": key.key_prefix}
         )
@@ -157,13 +158,13 @@ class ApiKeyService:
 
     async def list(self, user: str, window: Window) -> Page[KeyRecord]:
         """The user's keys (live, revoked and expired) in creation order, paged by key row."""
-        statement = self.scope.select(ApiKey, within=ApiKey).where(self._owned_by(user))
+        statement = select(ApiKey).where(self._owned_by(user))
         if window.after is not None:
             statement = statement.where(ApiKey.id > window.after[0])
         statement = statement.order_by(ApiKey.id).limit(window.fetch)
         rows = list((await self.session.execute(statement)).scalars())
         page = window.cut(rows, lambda key: (key.id,))
-        labels = await open_all_optional(self.scope.cipher, [key.label for key in page.items])
+        labels = await open_all_optional(self.tenancy.cipher, [key.label for key in page.items])
         records = [
             self._record(key, user=user, label=label)
             for key, label in zip(page.items, labels, strict=True)
@@ -171,9 +172,7 @@ class ApiKeyService:
         return Page(records, page.next)
 
     async def _get(self, user: str, key_id: str) -> ApiKey:
-        statement = self.scope.select(ApiKey, within=ApiKey).where(
-            self._owned_by(user), ApiKey.key_id == key_id.lower()
-        )
+        statement = select(ApiKey).where(self._owned_by(user), ApiKey.key_id == key_id.lower())
         key: ApiKey | None = (await self.session.execute(statement)).scalar_one_or_none()
         if key is None:
             raise NotFound("No such API key for this user.")
@@ -189,7 +188,7 @@ class ApiKeyService:
             raise BadRequest("expires_at can only be shortened.")
         key.expires_at = expires_at
         await self.session.flush()
-        await bump_revision(self.session, self.scope.tenant_id)
+        await bump_revision(self.session, self.tenancy.tenant_id)
         await self.audit.record(
             "UPDATE_API_KEY",
             "api_key",
@@ -206,7 +205,7 @@ class ApiKeyService:
         if not already:
             key.revoked_at = utcnow()
             await self.session.flush()
-            await bump_revision(self.session, self.scope.tenant_id)
+            await bump_revision(self.session, self.tenancy.tenant_id)
         await self.audit.record(
             "REVOKE_API_KEY", "api_key", key.key_id, user=user, success=not already
         )
@@ -256,9 +255,7 @@ class ApiKeyService:
     async def _validate(self, secret: str) -> ValidatedKey:
         if not _SHAPE.fullmatch(secret):
             return ValidatedKey(None, ValidationFailure.UNKNOWN)
-        statement = self.scope.select(ApiKey, within=ApiKey).where(
-            ApiKey.key_hash == self._hash(secret)
-        )
+        statement = select(ApiKey).where(ApiKey.key_hash == self._hash(secret))
         key = (await self.session.execute(statement)).scalar_one_or_none()
         now = utcnow()
         if key is None:
@@ -282,9 +279,7 @@ class ApiKeyService:
         return ValidatedKey(self._record(key), None)
 
 
-def user_has_live_key(scope: TenantScope, user: str) -> ColumnElement[bool]:
+def user_has_live_key(tenancy: Tenancy, user: str) -> ColumnElement[bool]:
     """``EXISTS`` clause: the user holds a live key in this tenant (strict identity)."""
     now = utcnow()
-    return exists().where(
-        scope.owns(ApiKey), ApiKey.user_key == scope.user_key(user), live_key_clause(now)
-    )
+    return exists().where(ApiKey.user_key == tenancy.user_key(user), live_key_clause(now))

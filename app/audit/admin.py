@@ -1,7 +1,8 @@
 """Operator access to the audit trail, outside HTTP (CLI and Python API).
 
 Each function opens its own engine from the settings, checks the schema, does its
-work and disposes of the engine.
+work and disposes of the engine. Its sessions read every tenant's chain, on the
+:data:`~app.db.tenant_guard.AUDIT_ADMINISTRATION` operator path.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from app.audit.service import (
 )
 from app.config import Settings
 from app.db.engine import Database
+from app.db.tenant_guard import AUDIT_ADMINISTRATION
 from app.security.credentials import hash_client_key, is_uuid4
 from app.security.secrets import ServerSecrets
 from app.state import AppState, open_state
@@ -77,7 +79,7 @@ async def query_entries(
             entity_type=entity_type,
             since=utcnow() - timedelta(hours=hours) if hours is not None else None,
         )
-        async with database.transaction(write=False) as session:
+        async with database.transaction(write=False, every_tenant=AUDIT_ADMINISTRATION) as session:
             _, rows = await query(session, audit_filter, limit=limit)
             return [entry(row, cipher=state.cipher, operator=True) for row in rows]
 
@@ -100,7 +102,9 @@ async def verify_trail(
         anchors = read_document(key, since_head) if since_head is not None else []
         chain_id = await _chain_id(state.database, state.secrets, tenant)
         breaks = await verify(state.database, key, state.cipher, chain_id, progress)
-        async with state.database.transaction(write=False) as session:
+        async with state.database.transaction(
+            write=False, every_tenant=AUDIT_ADMINISTRATION
+        ) as session:
             breaks += await check_since(session, anchors, chain_id)
         return breaks
 
@@ -123,7 +127,9 @@ async def signed_head_document(settings: Settings) -> tuple[dict[str, Any], list
 
     async def work(state: AppState) -> tuple[dict[str, Any], list[ChainBreak]]:
         breaks = await verify(state.database, state.secrets.audit, state.cipher)
-        async with state.database.transaction(write=False) as session:
+        async with state.database.transaction(
+            write=False, every_tenant=AUDIT_ADMINISTRATION
+        ) as session:
             return await head_document(session, state.secrets.audit), breaks
 
     return await _run(settings, work)
@@ -142,7 +148,9 @@ async def export_trail(
 
     async def work(state: AppState) -> int:
         written = 0
-        async with state.database.transaction(write=False) as session:
+        async with state.database.transaction(
+            write=False, every_tenant=AUDIT_ADMINISTRATION
+        ) as session:
             total = await count(session, audit_filter) if progress is not None else 0
             async for row in stream(session, audit_filter):
                 shown = entry(row, cipher=state.cipher, operator=True)

@@ -13,7 +13,9 @@ or a value no configured key opens, breaks the chain at that row.
 :func:`append` locks the chain's head row (``FOR UPDATE`` on PostgreSQL; SQLite's
 write transaction is exclusive), so concurrent writers of one chain get consecutive
 ``seq`` values and each links to its predecessor. It runs in the caller's
-transaction: the audit row commits or rolls back with the change it describes.
+transaction: the audit row commits or rolls back with the change it describes. The
+session must be bound to the chain's tenant (:mod:`app.db.tenant_guard`; the system
+chain 0 binds like a tenant), or be on an operator path.
 
 Each head is authenticated: ``head_mac = HMAC-SHA256(audit key, "auth audit head v1"
 || canonical(chain_id, seq, head_hash, base_seq, base_hash))``, so its end (newest row)
@@ -39,6 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.statements import insert_ignore
+from app.db.tenant_guard import require_tenant
 from app.models import AuditHead, AuditLog
 from app.models.audit import GENESIS_HASH
 from app.security.cipher import StoredDataCorrupt
@@ -151,7 +154,10 @@ async def open_chain(session: AsyncSession, key: bytes, chain_id: int) -> None:
 
 
 async def locked_head(session: AsyncSession, key: bytes, chain_id: int) -> AuditHead:
-    """The chain's head, locked for update; a signed genesis head when it has none."""
+    """The chain's head, locked for update; a signed genesis head when it has none.
+    Raises :class:`~app.db.tenant_guard.TenancyViolation` unless the session may write
+    the chain."""
+    require_tenant(session, chain_id)
     statement = (
         select(AuditHead)
         .where(AuditHead.chain_id == chain_id)

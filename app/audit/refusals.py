@@ -17,7 +17,8 @@ appends one ``success=false`` row in a transaction of its own:
   of a tenant that does not exist is written in the system chain, marked
   ``"tenant": "unregistered"``, never in a chain without its tenant.
 
-Auditing must never turn a refusal into a 500: a failure to write is logged.
+The transaction's session is bound to the chain's tenant (the system chain binds
+like one). Auditing must never turn a refusal into a 500: a failure to write is logged.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fastapi import Request, params
 from sqlalchemy import select
 
 from app.audit.trail import SYSTEM_CHAIN, AuditTrail
+from app.db.tenant_guard import bind_tenant
 from app.deps import audit_origin
 from app.edge.context import current_request
 from app.edge.route_templates import route_template
@@ -108,6 +110,7 @@ async def audit_refusal(request: Request, exc: AppError) -> None:
                 and await session.scalar(select(Tenant.id).where(Tenant.id == chain)) is None
             ):
                 chain, details["tenant"] = SYSTEM_CHAIN, "unregistered"
+            bind_tenant(session, chain)
             trail = AuditTrail.for_state(state, session, chain, audit_origin(request))
             resource, user = _resource(request)
             await trail.record(

@@ -1,4 +1,8 @@
-"""``GET /api/audit``: the caller's own audit trail, newest first. HTTP only."""
+"""``GET /api/audit``: the caller's own audit trail, newest first. HTTP only.
+
+The query runs in the caller's :class:`~app.tenants.tenancy.Tenancy`: its session
+reaches the caller's chain and no other.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 
 from app.audit.schemas import AuditEntry, AuditPage
 from app.audit.service import AuditFilter, trail_page
-from app.deps import PrincipalDep, SessionDep, StateDep
+from app.deps import TenancyDep
 from app.paging import AUDIT_DEFAULT_LIMIT, PageRequest, listing_responses, paging
 from app.responses import Wrapped, problem_examples, wrapped
 from app.utc import RequestUtcDateTime
@@ -35,9 +39,7 @@ AuditPageDep = Annotated[PageRequest, Depends(paging(AUDIT_DEFAULT_LIMIT))]
     responses=listing_responses(),
 )
 async def list_audit(
-    principal: PrincipalDep,
-    session: SessionDep,
-    state: StateDep,
+    tenancy: TenancyDep,
     page: AuditPageDep,
     offset: Annotated[
         int,
@@ -51,17 +53,11 @@ async def list_audit(
     until: Annotated[RequestUtcDateTime | None, Query(description="ISO-8601; exclusive.")] = None,
 ) -> Wrapped[AuditPage]:
     total, entries = await trail_page(
-        session,
-        AuditFilter(
-            chain_id=principal.tenant_id,
-            action=action,
-            entity_type=entity_type,
-            since=since,
-            until=until,
-        ),
+        tenancy.session,
+        AuditFilter(action=action, entity_type=entity_type, since=since, until=until),
         page.window(str, int, offset=offset),
         offset=offset,
-        cipher=state.cipher,
+        cipher=tenancy.cipher,
     )
     answer = AuditPage(
         total=total,

@@ -1,7 +1,10 @@
 """Reading, verifying, exporting and pruning the audit trail.
 
-* :func:`query` filters one chain (or all, for operators) newest first;
-  :func:`trail_page` is one page of it as ``GET /api/audit`` shows it.
+* :func:`query` filters the chains its session reaches, newest first: a tenant's
+  session reaches its own chain only (:mod:`app.db.tenant_guard`); every chain, and
+  :attr:`AuditFilter.chain_id` to pick one, is for operator sessions
+  (:data:`~app.db.tenant_guard.AUDIT_ADMINISTRATION`). :func:`trail_page` is one page
+  of it as ``GET /api/audit`` shows it.
 * :func:`verify` checks each head's MAC, walks each chain in ``seq`` order and
   reports the first break, and reports every tenant without a chain head (a chain
   deleted whole: every tenant gets a head when it is created).
@@ -9,6 +12,9 @@
 * :func:`prune` deletes rows older than a cutoff per chain and moves the chain's
   base (seq, hash) to the last deleted row, re-signing the head, so :func:`verify`
   keeps anchoring.
+
+The operator jobs (:func:`verify`, :func:`sign_heads`, :func:`prune`) open their own
+sessions on the :data:`~app.db.tenant_guard.AUDIT_ADMINISTRATION` path.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from app.audit.chain import (
     verify_rows,
 )
 from app.db.engine import Database
+from app.db.tenant_guard import AUDIT_ADMINISTRATION
 from app.models import AuditHead, AuditLog, Tenant
 from app.paging import Page, Window
 from app.security.cipher import FieldCipher, StoredDataCorrupt
@@ -64,7 +71,11 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class AuditFilter:
+    """What :func:`query` and :func:`stream` keep of the rows their session reaches."""
+
     chain_id: int | None = None
+    """Operators: one chain of their every-tenant session (``None``: all of them). A
+    tenant's session reaches its own chain whatever this says."""
     action: str | None = None
     action_word: str | None = None
     """Matches actions containing this word: ``delete`` finds ``DELETE_ROLE``."""
@@ -145,7 +156,8 @@ async def query(
     after: tuple[datetime, int] | None = None,
 ) -> tuple[int, list[AuditLog]]:
     """The total matching ``audit_filter`` and up to ``limit`` rows, newest first
-    (time, then id), skipping ``offset`` rows or starting after the ``after`` position."""
+    (time, then id), skipping ``offset`` rows or starting after the ``after`` position;
+    only the chains ``session`` reaches (a tenant's: its own)."""
     total = await session.scalar(
         _filtered(select(func.count()).select_from(AuditLog), audit_filter)
     )
@@ -219,7 +231,7 @@ async def verify(
     a trail written without encryption). ``progress`` is called after each chain with
     (what, chains done, chains in all)."""
     breaks: list[ChainBreak] = []
-    async with database.transaction(write=False) as session:
+    async with database.transaction(write=False, every_tenant=AUDIT_ADMINISTRATION) as session:
         heads_query = select(AuditHead).order_by(AuditHead.chain_id)
         headless = select(Tenant.id).where(Tenant.id.not_in(select(AuditHead.chain_id)))
         if chain_id is not None:
@@ -254,11 +266,11 @@ async def sign_heads(database: Database, key: bytes, cipher: FieldCipher | None)
     against it; the heads signed. Heads with a wrong MAC or broken rows are left
     as they are, for :func:`verify` to report."""
     signed: list[AuditHead] = []
-    async with database.transaction(write=False) as session:
+    async with database.transaction(write=False, every_tenant=AUDIT_ADMINISTRATION) as session:
         unsigned = select(AuditHead.chain_id).where(AuditHead.head_mac.is_(None))
         chains = list((await session.execute(unsigned.order_by(AuditHead.chain_id))).scalars())
     for chain_id in chains:
-        async with database.transaction() as session:
+        async with database.transaction(every_tenant=AUDIT_ADMINISTRATION) as session:
             head = (
                 await session.execute(
                     select(AuditHead).where(AuditHead.chain_id == chain_id).with_for_update()
@@ -281,12 +293,12 @@ async def prune(
     forged or unsigned head). ``progress`` is called after each chain with (what,
     chains done, chains in all)."""
     removed: dict[int, int] = {}
-    async with database.transaction(write=False) as session:
+    async with database.transaction(write=False, every_tenant=AUDIT_ADMINISTRATION) as session:
         chains = list((await session.execute(select(AuditHead.chain_id))).scalars())
     for done, chain_id in enumerate(chains, start=1):
         if progress is not None and done > 1:
             progress("audit chains pruned", done - 1, len(chains))
-        async with database.transaction() as session:
+        async with database.transaction(every_tenant=AUDIT_ADMINISTRATION) as session:
             head = (
                 await session.execute(
                     select(AuditHead).where(AuditHead.chain_id == chain_id).with_for_update()

@@ -23,7 +23,7 @@ from app.config import Settings
 from app.models import Grant, Membership, Role, Tenant
 from app.state import open_state
 from app.tenants.admin import OPERATOR
-from app.tenants.scope import TenantScope
+from app.tenants.tenancy import Tenancy
 
 
 class NoSuchTenant(LookupError):
@@ -52,7 +52,7 @@ async def import_records(
                 raise NoSuchTenant(tenant_id)
             strict = tenant.strict_users
             importer = BulkImporter(
-                TenantScope(session, tenant_id, state.cipher),
+                Tenancy(session, tenant_id, state.cipher),
                 AuditTrail.for_state(state, session, tenant_id, OPERATOR),
                 strict_users=settings.strict_users_default if strict is None else strict,
                 progress=progress,
@@ -67,10 +67,11 @@ async def export_records(
     async with open_state(settings) as state, snapshot_session(state.database) as session:
         if await session.get(Tenant, tenant_id) is None:
             raise NoSuchTenant(tenant_id)
+        tenancy = Tenancy(session, tenant_id, state.cipher)
         total = 0
         for model in (Role, Grant, Membership):
-            statement = select(func.count()).select_from(model).where(model.tenant_id == tenant_id)
-            total += int((await session.execute(statement)).scalar_one())
+            statement = select(func.count()).select_from(model)
+            total += int((await tenancy.session.execute(statement)).scalar_one())
         written = 0
         if progress is not None:
             progress(written, total)

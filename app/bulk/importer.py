@@ -9,15 +9,16 @@ Checks, all before the first write:
   as ``POST /api/membership`` requires (else :class:`MemberNotKeyBacked`, 409
   naming the first line of the first such user).
 
-Writes: roles (new ones inserted; a given description replaces the stored one), then
-grants and memberships in batches of :data:`BATCH_ROWS`, each batch one
-``INSERT ... ON CONFLICT DO NOTHING`` executemany (existing rows are kept, so an
-import is idempotent and only adds). Blind-index values and sealed values are
-computed in a worker thread, batch by batch, so the event loop keeps serving; a user
-named in several memberships is sealed once. Role rows are read ``FOR SHARE`` on
-PostgreSQL before their grants and memberships are written, like the REST writes.
-Then the tenant's revision is bumped once and one ``BULK_IMPORT`` audit entry records
-the counts.
+Writes: roles (new ones inserted; a given description replaces the stored one, in one
+``UPDATE`` executemany stating the session's tenant,
+:func:`~app.db.tenant_guard.session_tenant`), then grants and memberships in batches of
+:data:`BATCH_ROWS`, each batch one ``INSERT ... ON CONFLICT DO NOTHING`` executemany
+(existing rows are kept, so an import is idempotent and only adds). Blind-index values
+and sealed values are computed in a worker thread, batch by batch, so the event loop
+keeps serving; a user named in several memberships is sealed once. Role rows are read
+``FOR SHARE`` on PostgreSQL before their grants and memberships are written, like the
+REST writes. Then the tenant's revision is bumped once and one ``BULK_IMPORT`` audit
+entry records the counts.
 """
 
 from __future__ import annotations
@@ -27,17 +28,18 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, bindparam, select, update
 
 from app.apikeys.service import live_key_clause
 from app.audit.trail import AuditTrail
 from app.bulk.records import ImportPlan, InvalidRecord, RecordCounts
 from app.db.statements import insert_many_ignore
+from app.db.tenant_guard import session_tenant
 from app.decisions.revision import bump_revision
 from app.decisions.snapshot import NOT_KEY_BACKED
 from app.errors import AppError
 from app.models import ApiKey, Grant, Membership, Role
-from app.tenants.scope import TenantScope
+from app.tenants.tenancy import Tenancy
 from app.utc import utcnow
 
 BATCH_ROWS = 5000
@@ -92,15 +94,15 @@ class BulkImporter:
 
     def __init__(
         self,
-        scope: TenantScope,
+        tenancy: Tenancy,
         audit: AuditTrail,
         *,
         strict_users: bool,
         progress: Progress | None = None,
     ) -> None:
-        self.scope = scope
-        self.session = scope.session
-        self.cipher = scope.cipher
+        self.tenancy = tenancy
+        self.session = tenancy.session
+        self.cipher = tenancy.cipher
         self.audit = audit
         self.strict_users = strict_users
         self.progress = progress
@@ -123,23 +125,21 @@ class BulkImporter:
         self._done = 0
         await self._write_grants(plan, role_ids, now)
         await self._write_memberships(plan, role_ids, now)
-        await bump_revision(self.session, self.scope.tenant_id)
+        await bump_revision(self.session, self.tenancy.tenant_id)
         await self.audit.record("BULK_IMPORT", "tenant", None, details=plan.counts.as_dict())
         return plan.counts
 
     async def _role_ids(self, *, lock: bool) -> dict[str, int]:
-        statement = self.scope.select(Role.name, Role.id, within=Role)
+        statement = select(Role.name, Role.id)
         if lock:
             statement = statement.with_for_update(read=True)
         rows = (await self.session.execute(statement)).all()
         return {str(name): int(role_id) for name, role_id in rows}
 
     async def _require_live_keys(self, plan: ImportPlan, now: datetime) -> None:
-        statement = (
-            self.scope.select(ApiKey.user_key, within=ApiKey).where(live_key_clause(now)).distinct()
-        )
+        statement = select(ApiKey.user_key).where(live_key_clause(now)).distinct()
         backed = set((await self.session.execute(statement)).scalars())
-        index = self.cipher.indexer(self.scope.tenant_id, "user")
+        index = self.cipher.indexer(self.tenancy.tenant_id, "user")
 
         def first_refused() -> int | None:
             lines = [line for user, line in plan.user_lines.items() if index(user) not in backed]
@@ -151,7 +151,7 @@ class BulkImporter:
 
     async def _write_roles(self, plan: ImportPlan, existing: dict[str, int], now: datetime) -> None:
         seal = self.cipher.seal_description
-        tenant_id = self.scope.tenant_id
+        tenant_id = self.tenancy.tenant_id
         new = [
             (tenant_id, role, seal(text), now)
             for role, text in plan.roles.items()
@@ -159,7 +159,7 @@ class BulkImporter:
         ]
         await insert_many_ignore(self.session, Role, ROLE_COLUMNS, new, ["tenant_id", "name"])
         described = [
-            {"b_tenant": tenant_id, "b_name": role, "b_description": seal(text)}
+            {"b_name": role, "b_description": seal(text)}
             for role, text in plan.roles.items()
             if role in existing and text is not None
         ]
@@ -168,7 +168,7 @@ class BulkImporter:
             assert isinstance(table, Table)
             statement = (
                 update(table)
-                .where(table.c.tenant_id == bindparam("b_tenant"))
+                .where(session_tenant(table))
                 .where(table.c.name == bindparam("b_name"))
                 .values(description=bindparam("b_description"))
             )
@@ -182,7 +182,7 @@ class BulkImporter:
     async def _write_grants(
         self, plan: ImportPlan, role_ids: dict[str, int], now: datetime
     ) -> None:
-        tenant_id = self.scope.tenant_id
+        tenant_id = self.tenancy.tenant_id
         stored = self._stored("permission")
 
         def rows(batch: list[tuple[int, str]]) -> list[tuple[Any, ...]]:
@@ -201,7 +201,7 @@ class BulkImporter:
         role_ids: dict[str, int],
         now: datetime,
     ) -> None:
-        tenant_id = self.scope.tenant_id
+        tenant_id = self.tenancy.tenant_id
         stored = self._stored("user")
 
         def rows(batch: list[tuple[int, str]]) -> list[tuple[Any, ...]]:
@@ -217,7 +217,7 @@ class BulkImporter:
         """``(blind index, sealed value)`` of a value of ``field``, computed once per
         distinct value while at most :data:`REMEMBERED` are remembered (one ciphertext
         per value per import: equal values are linkable through their index anyway)."""
-        index = self.cipher.indexer(self.scope.tenant_id, field)
+        index = self.cipher.indexer(self.tenancy.tenant_id, field)
         seal = self.cipher.seal
         remembered: dict[str, tuple[str, str]] = {}
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from app.bulk.exporter import export_tenant
 from app.bulk.importer import BulkImporter
 from app.bulk.records import BULK_PATH, MEDIA_TYPE, RECORD, ImportPlan, parse
-from app.deps import AuditDep, ScopeDep, StateDep, WriterDep
+from app.deps import AuditDep, StateDep, TenancyDep, WriterDep
 from app.errors import PROBLEM_JSON, AppError
 from app.responses import Wrapped, problem_examples, wrapped
 
@@ -48,8 +48,8 @@ async def import_plan(request: Request) -> ImportPlan:
     return await asyncio.to_thread(parse, body)
 
 
-async def bulk_importer(scope: ScopeDep, principal: WriterDep, audit: AuditDep) -> BulkImporter:
-    return BulkImporter(scope, audit, strict_users=principal.strict_users)
+async def bulk_importer(tenancy: TenancyDep, principal: WriterDep, audit: AuditDep) -> BulkImporter:
+    return BulkImporter(tenancy, audit, strict_users=principal.strict_users)
 
 
 PlanDep = Annotated[ImportPlan, Depends(import_plan)]

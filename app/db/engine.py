@@ -21,6 +21,10 @@ Invariants:
   :mod:`app.db.faults` classifies and :mod:`app.errors` answers as 503.
 * :attr:`Database.health` follows outages: sessions report committed round trips
   and writes to it, the error handlers report faults.
+* Every session is tenant-guarded (:mod:`app.db.tenant_guard`): it reaches one
+  tenant's rows once bound to it (``tenant=``, or later by
+  :class:`~app.tenants.tenancy.Tenancy`), every tenant's only on a named operator path
+  (``every_tenant=``), and refuses tenant-owned statements before either.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from app.config import Settings
 from app.db.faults import DatabaseHealth
+from app.db.tenant_guard import EveryTenant, bind_tenant, guard_sessions, serve_every_tenant
 from app.db.url import DatabaseTarget
 
 _IMMEDIATE = "auth_sqlite_immediate"
@@ -53,7 +58,11 @@ _ENGAGED = "auth_engaged"
 
 class TrackedSession(Session):
     """A session that tells :class:`DatabaseHealth` when a transaction that really
-    reached the database committed (see the listeners below)."""
+    reached the database committed (see the listeners below), and whose statements
+    are restricted to its tenancy (:mod:`app.db.tenant_guard`)."""
+
+
+guard_sessions(TrackedSession)
 
 
 @event.listens_for(TrackedSession, "after_begin")
@@ -187,14 +196,33 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def session(self, *, write: bool) -> AsyncSession:
-        """A new session; the caller owns commit/rollback/close."""
-        return (self._writer if write else self._reader)()
+    def session(
+        self, *, write: bool, tenant: int | None = None, every_tenant: EveryTenant | None = None
+    ) -> AsyncSession:
+        """A new session; the caller owns commit/rollback/close. ``tenant`` binds it to
+        one tenant, ``every_tenant`` opens it to all on a named operator path; with
+        neither it reaches no tenant-owned row until bound (:mod:`app.db.tenant_guard`)."""
+        if tenant is not None and every_tenant is not None:
+            raise ValueError("a session serves one tenant or every tenant, not both")
+        session = (self._writer if write else self._reader)()
+        if tenant is not None:
+            bind_tenant(session, tenant)
+        elif every_tenant is not None:
+            serve_every_tenant(session, every_tenant)
+        return session
 
     @asynccontextmanager
-    async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on error."""
-        async with self.session(write=write) as session, session.begin():
+    async def transaction(
+        self,
+        *,
+        write: bool = True,
+        tenant: int | None = None,
+        every_tenant: EveryTenant | None = None,
+    ) -> AsyncIterator[AsyncSession]:
+        """A session (see :meth:`session`) whose transaction commits on success and
+        rolls back on error."""
+        session = self.session(write=write, tenant=tenant, every_tenant=every_tenant)
+        async with session, session.begin():
             yield session
 
     async def ping(self) -> None:

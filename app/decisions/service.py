@@ -228,7 +228,7 @@ class Decisions:
             # new transaction, which a ``session.begin()`` block refuses ("closed
             # transaction inside context manager"): every rebuild that raced a write
             # failed instead of retrying. Closing the session ends the read.
-            async with self.database.session(write=False) as session:
+            async with self.database.session(write=False, tenant=tenant_id) as session:
                 snapshot = await load_snapshot(session, tenant_id, self.strict_default)
         except Exception:  # the database path keeps answering; the next miss retries
             self.stats.rebuild_errors += 1

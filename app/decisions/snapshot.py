@@ -5,11 +5,11 @@ database would at revision ``revision``: who holds which roles, which roles hold
 permissions (both by blind index, never by name), which users have a live API key
 (strict identity), and the tenant's key hash, key generation and state.
 
-:func:`load_snapshot` reads it in one transaction and re-reads the revision at the
-end: every write bumps the revision in its own transaction, so equal revisions before
-and after mean no write committed in between, whatever the isolation level (on
-PostgreSQL's READ COMMITTED, each statement may see a newer state). Otherwise it reads
-again.
+:func:`load_snapshot` reads it in one transaction of a session bound to the tenant
+(:mod:`app.db.tenant_guard`) and re-reads the revision at the end: every write bumps
+the revision in its own transaction, so equal revisions before and after mean no write
+committed in between, whatever the isolation level (on PostgreSQL's READ COMMITTED,
+each statement may see a newer state). Otherwise it reads again.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.tenant_guard import bind_tenant
 from app.models import ApiKey, Grant, Membership, Tenant
 from app.utc import as_utc
 
@@ -93,19 +94,15 @@ async def _read(
         return None
     revision, key_hash, key_generation, strict_users, disabled_at = row
     roles_of: dict[str, list[int]] = {}
-    memberships = select(Membership.user_key, Membership.role_id).where(
-        Membership.tenant_id == tenant_id
-    )
+    memberships = select(Membership.user_key, Membership.role_id)
     for user_key, role_id in await session.execute(memberships):
         roles_of.setdefault(user_key, []).append(role_id)
     grants: dict[int, set[str]] = {}
-    grant_rows = select(Grant.role_id, Grant.permission_key).where(Grant.tenant_id == tenant_id)
+    grant_rows = select(Grant.role_id, Grant.permission_key)
     for role_id, permission_key in await session.execute(grant_rows):
         grants.setdefault(role_id, set()).add(permission_key)
     key_expiry: dict[str, float] = {}
-    keys = select(ApiKey.user_key, ApiKey.expires_at).where(
-        ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None)
-    )
+    keys = select(ApiKey.user_key, ApiKey.expires_at).where(ApiKey.revoked_at.is_(None))
     for user_key, expires_at in await session.execute(keys):
         key_expiry[user_key] = max(key_expiry.get(user_key, 0.0), _expiry(expires_at))
     memberships_held = sum(len(roles) for roles in roles_of.values())
@@ -128,7 +125,9 @@ async def load_snapshot(
     session: AsyncSession, tenant_id: int, strict_default: bool
 ) -> TenantSnapshot | None:
     """The tenant's snapshot at one revision; ``None`` when the tenant does not exist
-    or kept changing while it was read (the caller then answers from the database)."""
+    or kept changing while it was read (the caller then answers from the database).
+    Binds ``session`` to the tenant."""
+    bind_tenant(session, tenant_id)
     for _attempt in range(_ATTEMPTS):
         snapshot = await _read(session, tenant_id, strict_default)
         if snapshot is None:

@@ -1,7 +1,9 @@
 """The audit trail: append-only rows, hash-chained per tenant.
 
 ``chain_id`` is the tenant id (0 for events that belong to no tenant, such as a
-failed authentication with an unknown credential). Within a chain ``seq`` grows by
+failed authentication with an unknown credential); both tables map it as their
+``tenant_id`` (:class:`~app.models.base.TenantOwned`), so a tenant's session reads its
+own chain only and the system chain is read by operators alone. Within a chain ``seq`` grows by
 one per row and ``row_hash = HMAC(audit key, prev_hash + canonical row)``, so an
 edited, removed or reordered row breaks the chain at that point.
 ``audit_heads`` holds each chain's last ``seq``/hash (locked by every append, which
@@ -16,14 +18,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, synonym
 
-from app.models.base import Base, BigId, IdMixin
+from app.models.base import Base, BigId, IdMixin, TenantOwned
 
 GENESIS_HASH = "0" * 64
 
 
-class AuditLog(IdMixin, Base):
+class AuditLog(IdMixin, TenantOwned, Base):
     __tablename__ = "audit_log"
     __table_args__ = (
         UniqueConstraint("chain_id", "seq"),
@@ -44,12 +46,14 @@ class AuditLog(IdMixin, Base):
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     row_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    tenant_id: Mapped[int] = synonym("chain_id")
 
 
-class AuditHead(Base):
+class AuditHead(TenantOwned, Base):
     __tablename__ = "audit_heads"
 
     chain_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[int] = synonym("chain_id")
     seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     head_hash: Mapped[str] = mapped_column(String(64), nullable=False, default=GENESIS_HASH)
     base_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

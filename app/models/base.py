@@ -36,7 +36,13 @@ class CreatedAtMixin:
 
 
 class TenantOwned:
-    """Rows that belong to one tenant; queries reach them through ``TenantScope``."""
+    """Rows that belong to one tenant, named by the mapped attribute ``tenant_id``: a
+    foreign key to ``tenants.id`` (deleted with its tenant), unless the model maps
+    ``tenant_id`` onto a column of its own (the audit trail's ``chain_id``).
+
+    Every session restricts its statements on these models to its tenant
+    (:mod:`app.db.tenant_guard`); a service never writes ``tenant_id = ...`` itself.
+    """
 
     tenant_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False

@@ -22,7 +22,7 @@ from app.deps import audit_origin, resolve_principal
 from app.edge.context import current_request, record_revision
 from app.rbac.service import RbacService
 from app.state import AppState, app_state
-from app.tenants.scope import TenantScope
+from app.tenants.tenancy import Tenancy
 
 Question = tuple[str, str]
 Answer = tuple[bool, str | None]
@@ -58,9 +58,9 @@ class Decider:
         # tenant's registration starts a transaction of its own, see resolve_client_key).
         async with state.database.session(write=state.settings.audit_permission_checks) as session:
             principal = await resolve_principal(request, state, session)
-            scope = TenantScope(session, principal.tenant_id, state.cipher)
+            tenancy = Tenancy(session, principal.tenant_id, state.cipher)
             trail = AuditTrail.for_state(state, session, principal.tenant_id, audit_origin(request))
-            service = RbacService(scope, trail, strict_users=principal.strict_users)
+            service = RbacService(tenancy, trail, strict_users=principal.strict_users)
             answers = [await service.decide(user, permission) for user, permission in questions]
             await session.commit()
         return answers

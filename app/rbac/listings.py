@@ -30,32 +30,35 @@ Values are decrypted one page at a time, off the event loop for large pages
 from __future__ import annotations
 
 from itertools import groupby
-from typing import Any
+from typing import TypeVarTuple
 
-from sqlalchemy import Select, and_, func, or_
+from sqlalchemy import Select, and_, func, or_, select
 
 from app.models import Grant, Membership, Role
 from app.paging import Page, Window, open_all, open_all_optional
-from app.tenants.scope import TenantScope
+from app.tenants.tenancy import Tenancy
+
+Columns = TypeVarTuple("Columns")
 
 
-def _after_name(window: Window, statement: Select[Any]) -> Select[Any]:
+def _after_name(window: Window, statement: Select[*Columns]) -> Select[*Columns]:
     if window.after is not None:
         statement = statement.where(Role.name > window.after[0])
     return statement.order_by(Role.name).limit(window.fetch)
 
 
 class RbacListings:
-    """Read-only listings of one tenant; never gated by strict identity."""
+    """Read-only listings of one tenant (its session is bound to it); never gated by
+    strict identity."""
 
-    def __init__(self, scope: TenantScope) -> None:
-        self.scope = scope
-        self.session = scope.session
-        self.cipher = scope.cipher
+    def __init__(self, tenancy: Tenancy) -> None:
+        self.tenancy = tenancy
+        self.session = tenancy.session
+        self.cipher = tenancy.cipher
 
     async def roles(self, window: Window) -> Page[tuple[str, str | None]]:
         """``(name, description)`` in role-name order."""
-        statement = self.scope.select(Role.name, Role.description, within=Role)
+        statement = select(Role.name, Role.description)
         rows = (await self.session.execute(_after_name(window, statement))).all()
         page = window.cut(rows, lambda row: (row[0],))
         descriptions = await open_all_optional(self.cipher, [row[1] for row in page.items])
@@ -66,20 +69,20 @@ class RbacListings:
 
     async def user_roles(self, user: str, window: Window) -> Page[str]:
         statement = (
-            self.scope.select(Role.name, within=Membership)
+            select(Role.name)
             .select_from(Membership)
             .join(Role, Role.id == Membership.role_id)
-            .where(Membership.user_key == self.scope.user_key(user))
+            .where(Membership.user_key == self.tenancy.user_key(user))
         )
         names = list((await self.session.execute(_after_name(window, statement))).scalars())
         return window.cut(names, lambda name: (name,))
 
     async def which_roles_can(self, permission: str, window: Window) -> Page[str]:
         statement = (
-            self.scope.select(Role.name, within=Grant)
+            select(Role.name)
             .select_from(Grant)
             .join(Role, Role.id == Grant.role_id)
-            .where(Grant.permission_key == self.scope.permission_key(permission))
+            .where(Grant.permission_key == self.tenancy.permission_key(permission))
         )
         names = list((await self.session.execute(_after_name(window, statement))).scalars())
         return window.cut(names, lambda name: (name,))
@@ -87,7 +90,7 @@ class RbacListings:
     async def role_members(self, role: str, window: Window) -> Page[str]:
         """User names; ``[]`` for an unknown role."""
         statement = (
-            self.scope.select(Membership.user_key, Membership.user_name, within=Membership)
+            select(Membership.user_key, Membership.user_name)
             .select_from(Membership)
             .join(Role, Role.id == Membership.role_id)
             .where(Role.name == role)
@@ -101,7 +104,7 @@ class RbacListings:
 
     async def role_permissions(self, role: str, window: Window) -> Page[str]:
         statement = (
-            self.scope.select(Grant.permission_key, Grant.permission, within=Grant)
+            select(Grant.permission_key, Grant.permission)
             .select_from(Grant)
             .join(Role, Role.id == Grant.role_id)
             .where(Role.name == role)
@@ -114,10 +117,10 @@ class RbacListings:
     async def user_permissions(self, user: str, window: Window) -> Page[str]:
         """Distinct permissions over every role of ``user`` (ungated)."""
         statement = (
-            self.scope.select(Grant.permission_key, func.min(Grant.permission), within=Membership)
+            select(Grant.permission_key, func.min(Grant.permission))
             .select_from(Membership)
             .join(Grant, Grant.role_id == Membership.role_id)
-            .where(Membership.user_key == self.scope.user_key(user))
+            .where(Membership.user_key == self.tenancy.user_key(user))
         )
         if window.after is not None:
             statement = statement.where(Grant.permission_key > window.after[0])
@@ -128,7 +131,7 @@ class RbacListings:
         )
         return await self._permissions(window, statement)
 
-    async def _permissions(self, window: Window, statement: Select[Any]) -> Page[str]:
+    async def _permissions(self, window: Window, statement: Select[str, str]) -> Page[str]:
         page = window.cut((await self.session.execute(statement)).all(), lambda row: (row[0],))
         names = await open_all(self.cipher, [row[1] for row in page.items])
         return Page(sorted(names), page.next)
@@ -136,11 +139,11 @@ class RbacListings:
     async def which_users_can(self, permission: str, window: Window) -> Page[tuple[str, str]]:
         """One ``(user, role)`` pair per membership of a role that holds ``permission``."""
         statement = (
-            self.scope.select(Role.name, Membership.user_key, Membership.user_name, within=Grant)
+            select(Role.name, Membership.user_key, Membership.user_name)
             .select_from(Grant)
             .join(Role, Role.id == Grant.role_id)
             .join(Membership, Membership.role_id == Grant.role_id)
-            .where(Grant.permission_key == self.scope.permission_key(permission))
+            .where(Grant.permission_key == self.tenancy.permission_key(permission))
         )
         if window.after is not None:
             role, user_key = window.after

@@ -1,4 +1,6 @@
-"""RBAC use cases. Every query is scoped to one tenant through :class:`TenantScope`.
+"""RBAC use cases for one tenant, through its :class:`~app.tenants.tenancy.Tenancy`: the
+session is bound to the tenant, so no statement here names ``tenant_id`` except the
+rows it inserts.
 
 Services only ``flush``/execute; the request boundary commits. Writes follow the
 contract: idempotent, ``False`` (never an error) when they cannot take effect.
@@ -6,8 +8,8 @@ Grants and memberships lock their role row (``FOR SHARE`` on PostgreSQL) so a
 concurrent role deletion cannot interleave with them; on SQLite the write
 transaction already holds the database's write lock.
 
-Users and permissions are found by their blind index (``scope.user_key``,
-``scope.permission_key``). Listings live in :mod:`app.rbac.listings` (keyset-paged;
+Users and permissions are found by their blind index (``tenancy.user_key``,
+``tenancy.permission_key``). Listings live in :mod:`app.rbac.listings` (keyset-paged;
 ``self.listings``).
 """
 
@@ -24,7 +26,7 @@ from app.errors import RefusedWithResult
 from app.models import Grant, Membership, Role
 from app.paging import Page, Window
 from app.rbac.listings import RbacListings
-from app.tenants.scope import TenantScope
+from app.tenants.tenancy import Tenancy
 
 
 class UserNotKeyBacked(RefusedWithResult):
@@ -43,31 +45,31 @@ class RbacService:
     adding them to a role is refused (409). Listings and deletes are never gated.
     Every write records its audit event in the same transaction."""
 
-    def __init__(
-        self, scope: TenantScope, audit: AuditTrail, *, strict_users: bool = False
-    ) -> None:
-        self.scope = scope
-        self.session = scope.session
-        self.cipher = scope.cipher
+    def __init__(self, tenancy: Tenancy, audit: AuditTrail, *, strict_users: bool = False) -> None:
+        self.tenancy = tenancy
+        self.session = tenancy.session
+        self.cipher = tenancy.cipher
         self.audit = audit
         self.strict_users = strict_users
-        self.listings = RbacListings(scope)
+        self.listings = RbacListings(tenancy)
 
     async def block_reason(self, user: str) -> str | None:
         """``NOT_KEY_BACKED`` when strict identity refuses ``user``, else ``None``."""
         if not self.strict_users:
             return None
-        backed = (await self.session.execute(select(user_has_live_key(self.scope, user)))).scalar()
+        backed = (
+            await self.session.execute(select(user_has_live_key(self.tenancy, user)))
+        ).scalar()
         return None if backed else NOT_KEY_BACKED
 
     async def _changed(self) -> None:
         """Every write bumps the tenant's revision in its transaction (decision
         snapshots older than it are no longer used)."""
-        await bump_revision(self.session, self.scope.tenant_id)
+        await bump_revision(self.session, self.tenancy.tenant_id)
 
     # --- roles -----------------------------------------------------------------------
     async def _role_id(self, role: str, *, lock: bool = False) -> int | None:
-        statement = self.scope.select(Role.id, within=Role).where(Role.name == role)
+        statement = select(Role.id).where(Role.name == role)
         if lock:
             statement = statement.with_for_update(read=True)
         role_id: int | None = (await self.session.execute(statement)).scalar_one_or_none()
@@ -75,16 +77,14 @@ class RbacService:
 
     async def create_role(self, role: str, description: str | None = None) -> bool:
         values = {
-            "tenant_id": self.scope.tenant_id,
+            "tenant_id": self.tenancy.tenant_id,
             "name": role,
             "description": self.cipher.seal_description(description),
         }
         created = await insert_ignore(self.session, Role, values, ["tenant_id", "name"])
         if not created and description is not None:
             await self.session.execute(
-                update(Role)
-                .where(self.scope.owns(Role), Role.name == role)
-                .values(description=values["description"])
+                update(Role).where(Role.name == role).values(description=values["description"])
             )
         await self._changed()
         await self.audit.record(
@@ -97,9 +97,7 @@ class RbacService:
 
     async def delete_role(self, role: str) -> bool:
         """Delete the role; its memberships and grants go with it (ON DELETE CASCADE)."""
-        result = await self.session.execute(
-            delete(Role).where(self.scope.owns(Role), Role.name == role)
-        )
+        result = await self.session.execute(delete(Role).where(Role.name == role))
         deleted = bool(getattr(result, "rowcount", 0))
         await self._changed()
         await self.audit.record("DELETE_ROLE", "role", role, success=deleted)
@@ -112,9 +110,9 @@ class RbacService:
         role_id = await self._role_id(role, lock=True)
         if role_id is not None:
             values = {
-                "tenant_id": self.scope.tenant_id,
+                "tenant_id": self.tenancy.tenant_id,
                 "role_id": role_id,
-                "user_key": self.scope.user_key(user),
+                "user_key": self.tenancy.user_key(user),
                 "user_name": self.cipher.seal(user),
             }
             await insert_ignore(
@@ -127,11 +125,10 @@ class RbacService:
         return role_id is not None
 
     async def remove_membership(self, user: str, role: str) -> bool:
-        role_ids = self.scope.select(Role.id, within=Role).where(Role.name == role)
+        role_ids = select(Role.id).where(Role.name == role)
         result = await self.session.execute(
             delete(Membership).where(
-                self.scope.owns(Membership),
-                Membership.user_key == self.scope.user_key(user),
+                Membership.user_key == self.tenancy.user_key(user),
                 Membership.role_id.in_(role_ids.scalar_subquery()),
             )
         )
@@ -143,8 +140,8 @@ class RbacService:
     async def is_member(self, user: str, role: str) -> bool:
         statement = select(
             exists()
-            .where(self.scope.owns(Membership), Membership.user_key == self.scope.user_key(user))
-            .where(Membership.role_id == Role.id, self.scope.owns(Role), Role.name == role)
+            .where(Membership.user_key == self.tenancy.user_key(user))
+            .where(Membership.role_id == Role.id, Role.name == role)
         )
         return bool((await self.session.execute(statement)).scalar())
 
@@ -159,9 +156,9 @@ class RbacService:
         role_id = await self._role_id(role, lock=True)
         if role_id is not None:
             values = {
-                "tenant_id": self.scope.tenant_id,
+                "tenant_id": self.tenancy.tenant_id,
                 "role_id": role_id,
-                "permission_key": self.scope.permission_key(permission),
+                "permission_key": self.tenancy.permission_key(permission),
                 "permission": self.cipher.seal(permission),
             }
             await insert_ignore(self.session, Grant, values, ["role_id", "permission_key"])
@@ -172,11 +169,10 @@ class RbacService:
         return role_id is not None
 
     async def revoke(self, role: str, permission: str) -> bool:
-        role_ids = self.scope.select(Role.id, within=Role).where(Role.name == role)
+        role_ids = select(Role.id).where(Role.name == role)
         result = await self.session.execute(
             delete(Grant).where(
-                self.scope.owns(Grant),
-                Grant.permission_key == self.scope.permission_key(permission),
+                Grant.permission_key == self.tenancy.permission_key(permission),
                 Grant.role_id.in_(role_ids.scalar_subquery()),
             )
         )
@@ -190,11 +186,8 @@ class RbacService:
     async def role_has_permission(self, role: str, permission: str) -> bool:
         statement = select(
             exists()
-            .where(
-                self.scope.owns(Grant),
-                Grant.permission_key == self.scope.permission_key(permission),
-            )
-            .where(Grant.role_id == Role.id, self.scope.owns(Role), Role.name == role)
+            .where(Grant.permission_key == self.tenancy.permission_key(permission))
+            .where(Grant.role_id == Role.id, Role.name == role)
         )
         return bool((await self.session.execute(statement)).scalar())
 
@@ -202,10 +195,10 @@ class RbacService:
     def _holds(self, user: str, permission: str) -> ColumnElement[bool]:
         return (
             exists()
-            .where(self.scope.owns(Membership), Membership.user_key == self.scope.user_key(user))
+            .where(Membership.user_key == self.tenancy.user_key(user))
             .where(
                 Grant.role_id == Membership.role_id,
-                Grant.permission_key == self.scope.permission_key(permission),
+                Grant.permission_key == self.tenancy.permission_key(permission),
             )
         )
 
@@ -217,7 +210,7 @@ class RbacService:
         """The hot path: ``(allowed, reason)`` in one round trip, strict identity
         included (the live-key check rides in the same SELECT)."""
         if self.strict_users:
-            statement = select(self._holds(user, permission), user_has_live_key(self.scope, user))
+            statement = select(self._holds(user, permission), user_has_live_key(self.tenancy, user))
             holds, backed = (await self.session.execute(statement)).one()
             allowed, reason = (bool(holds), None) if backed else (False, NOT_KEY_BACKED)
         else:

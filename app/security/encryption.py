@@ -11,7 +11,8 @@ Batch jobs walk every encrypted column by primary key in batches of ``batch_size
 rows, each batch in its own short transaction, so they run online next to the
 service, can be interrupted, and resume by running again (rows already under the
 newest key are skipped). Lookups use the blind index, which these jobs never touch,
-so answers stay correct throughout.
+so answers stay correct throughout. They read every tenant's rows, on the
+:data:`~app.db.tenant_guard.ENCRYPTION_JOBS` operator path.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from app.config import Settings
 from app.db.engine import Database
 from app.db.statements import insert_ignore
+from app.db.tenant_guard import ENCRYPTION_JOBS
 from app.models import ApiKey, AuditLog, EncryptionState, Grant, Membership, Role
 from app.security.cipher import (
     CANARY_PLAINTEXT,
@@ -137,7 +139,7 @@ async def key_usage(database: Database, cipher: FieldCipher) -> dict[str, Counte
     usage: dict[str, Counter[str]] = {}
     for target in ENCRYPTED_COLUMNS:
         counter: Counter[str] = Counter()
-        async with database.transaction(write=False) as session:
+        async with database.transaction(write=False, every_tenant=ENCRYPTION_JOBS) as session:
             stream = await session.stream_scalars(
                 select(target.column).where(target.column.is_not(None))
             )
@@ -170,7 +172,7 @@ async def reencrypt(
         rewritten[target.name] = await _reencrypt_column(
             database, cipher, target, batch_size, progress
         )
-    async with database.transaction() as session:
+    async with database.transaction(every_tenant=ENCRYPTION_JOBS) as session:
         await _store_canary(session, cipher, replace=True)
     return rewritten
 
@@ -193,14 +195,14 @@ async def _reencrypt_column(
     batch_size: int,
     progress: Progress | None,
 ) -> int:
-    async with database.transaction(write=False) as session:
+    async with database.transaction(write=False, every_tenant=ENCRYPTION_JOBS) as session:
         total = int(
             await session.scalar(select(func.count()).where(target.column.is_not(None))) or 0
         )
     done = changed = 0
     last_id = 0
     while True:
-        async with database.transaction() as session:
+        async with database.transaction(every_tenant=ENCRYPTION_JOBS) as session:
             rows = (
                 await session.execute(
                     select(target.id_column, target.column)

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from app.audit.trail import AuditOrigin, AuditTrail
 from app.config import Settings
+from app.db.tenant_guard import bind_tenant
 from app.security.credentials import hash_client_key
 from app.state import open_state
 from app.tenants.rotation import RotationService
@@ -42,6 +43,7 @@ async def create_tenant(settings: Settings, label: str | None) -> tuple[int, str
         tenant_id = await create_operator_tenant(
             session, hash_client_key(client_key, state.secrets.key_hash), label, state.secrets.audit
         )
+        bind_tenant(session, tenant_id)
         await AuditTrail.for_state(state, session, tenant_id, OPERATOR).record(
             "CREATE_TENANT", "tenant", str(tenant_id), details={"label": label}
         )
@@ -66,17 +68,23 @@ async def tenant_summaries(settings: Settings) -> list[TenantSummary]:
 async def rekey(settings: Settings, tenant_id: int) -> str | None:
     """Give the tenant a new client key (returned once); the old key, the rotate key
     and every token die. ``None`` when there is no such tenant."""
-    async with open_state(settings) as state, state.database.transaction() as session:
+    async with (
+        open_state(settings) as state,
+        state.database.transaction(tenant=tenant_id) as session,
+    ):
 
         def trail(chain_id: int) -> AuditTrail:
             return AuditTrail.for_state(state, session, chain_id, OPERATOR)
 
-        service = RotationService(session, state.secrets.key_hash, state.cipher, trail)
+        service = RotationService(session, state.secrets.key_hash, trail)
         return await service.rekey(tenant_id)
 
 
 async def disable(settings: Settings, tenant_id: int) -> bool:
-    async with open_state(settings) as state, state.database.transaction() as session:
+    async with (
+        open_state(settings) as state,
+        state.database.transaction(tenant=tenant_id) as session,
+    ):
         found = await disable_tenant(session, tenant_id)
         if found:
             await AuditTrail.for_state(state, session, tenant_id, OPERATOR).record(

@@ -16,6 +16,10 @@ acknowledged is lost.
 Recovery does the same swap, authenticated by the single-use rotate key instead of
 the client key.
 
+The session is bound to the tenant before its rows are read or audited
+(:func:`app.db.tenant_guard.bind_tenant`): by the principal for rotation, once the
+rotate key has named it for recovery, by the operator's tenant id for ``rekey``.
+
 Every swap retires the tenant's rotate key, whoever holds it: a rotate key is bound to
 the client key it was issued under. Someone who once fetched it with a client key that
 was since rotated (the runbook's compromised-key procedure) holds nothing, and the owner
@@ -32,10 +36,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import AuditTrail
+from app.db.tenant_guard import bind_tenant
 from app.decisions.revision import bump_revision
 from app.errors import BadRequest, Conflict, RefusedWithResult, Unauthorized
 from app.models import ApiKey, Grant, Membership, RetiredClientKey, Role, Tenant
-from app.security.cipher import FieldCipher
 from app.security.credentials import (
     hash_client_key,
     hash_secret,
@@ -45,7 +49,6 @@ from app.security.credentials import (
 )
 from app.security.failures import FailureReason
 from app.security.principal import Principal
-from app.tenants.scope import TenantScope
 from app.tenants.service import is_known_key
 
 ROTATE_KEY_PREFIX = "rrk_"
@@ -70,15 +73,15 @@ class RotationService:
         self,
         session: AsyncSession,
         hash_key: bytes,
-        cipher: FieldCipher,
         audit: Callable[[int], AuditTrail],
     ) -> None:
         self.session = session
         self.hash_key = hash_key
-        self.cipher = cipher
         self.audit = audit
 
     async def _locked(self, tenant_id: int) -> Tenant:
+        """The tenant's row, locked; binds the session to the tenant."""
+        bind_tenant(self.session, tenant_id)
         tenant = await self.session.get(
             Tenant, tenant_id, with_for_update=True, populate_existing=True
         )
@@ -95,11 +98,11 @@ class RotationService:
         tenant.rotate_key_hash = None
         await bump_revision(self.session, tenant.id, locked=tenant)
 
-    async def _counts(self, tenant_id: int) -> Counts:
-        scope = TenantScope(self.session, tenant_id, self.cipher)
+    async def _counts(self) -> Counts:
+        """The tenant's rows (the session is bound to it by :meth:`_locked`)."""
 
         async def count(model: type[Role] | type[Membership] | type[Grant] | type[ApiKey]) -> int:
-            return int(await self.session.scalar(scope.select(func.count(), within=model)) or 0)
+            return int(await self.session.scalar(select(func.count()).select_from(model)) or 0)
 
         return Counts(
             roles=await count(Role),
@@ -120,7 +123,7 @@ class RotationService:
             )
         new_key = str(uuid.uuid4())
         await self._swap(tenant, new_key)
-        counts = await self._counts(tenant.id)
+        counts = await self._counts()
         await self.audit(tenant.id).record(
             "ROTATE_KEY",
             "client_key",
@@ -133,6 +136,7 @@ class RotationService:
         """The operator's swap (``auth-server tenant rekey``): no credential, for a
         tenant whose key an attacker rotated away. ``None`` when there is no such
         tenant."""
+        bind_tenant(self.session, tenant_id)
         tenant = await self.session.get(
             Tenant, tenant_id, with_for_update=True, populate_existing=True
         )

@@ -34,7 +34,7 @@ router = APIRouter(prefix="/api", tags=["tenant"], responses=problem_examples(40
 async def _rotation(
     session: SessionDep, state: StateDep, audit: AuditFactoryDep
 ) -> RotationService:
-    return RotationService(session, state.secrets.key_hash, state.cipher, audit)
+    return RotationService(session, state.secrets.key_hash, audit)
 
 
 Rotation = Annotated[RotationService, Depends(_rotation)]

@@ -11,8 +11,9 @@
   asked: a pruned retired key is no longer refused with 401 but, under open
   registration, opens a new, empty tenant (it never reaches its old tenant's data).
 
-Each table is pruned in one short write transaction; running it while the service
-serves is safe.
+Each table is pruned in one short write transaction, on the
+:data:`~app.db.tenant_guard.TOKEN_RETENTION` operator path (every tenant's rows);
+running it while the service serves is safe.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, exists, select
 
 from app.db.engine import Database
+from app.db.tenant_guard import TOKEN_RETENTION
 from app.models import RefreshToken, RetiredClientKey, TokenFamily
 
 
@@ -42,18 +44,18 @@ async def prune_token_state(
 ) -> PrunedTokens:
     """Delete what the module docstring lists; rows removed per table."""
     expired = now - leeway
-    async with database.transaction() as session:
+    async with database.transaction(every_tenant=TOKEN_RETENTION) as session:
         tokens = await session.execute(
             delete(RefreshToken).where(RefreshToken.expires_at < expired)
         )
-    async with database.transaction() as session:
+    async with database.transaction(every_tenant=TOKEN_RETENTION) as session:
         has_token = exists(select(RefreshToken.jti).where(RefreshToken.family_id == TokenFamily.id))
         families = await session.execute(
             delete(TokenFamily).where(TokenFamily.created_at < expired, ~has_token)
         )
     retired = 0
     if retired_before is not None:
-        async with database.transaction() as session:
+        async with database.transaction(every_tenant=TOKEN_RETENTION) as session:
             result = await session.execute(
                 delete(RetiredClientKey).where(RetiredClientKey.created_at < retired_before)
             )

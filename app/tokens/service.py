@@ -10,6 +10,11 @@
   then one query for the family, the tenant and its key generation. Rotating the
   client key bumps the generation, so every earlier token dies.
 
+The tenant of every use case is known before its first query (the client key's
+tenant, or the verified claims' ``tenant_id``): the session is bound to it
+(:func:`app.db.tenant_guard.bind_tenant`), so a token family of another tenant is
+never read, updated or revoked, and no query names the tenant by hand.
+
 Refusals raise :class:`~app.errors.Unauthorized` with
 ``WWW-Authenticate: Bearer error="invalid_token"`` and a failure reason.
 """
@@ -26,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import AuditTrail
 from app.config import Settings
+from app.db.tenant_guard import bind_tenant
 from app.errors import INVALID_TOKEN_CHALLENGE, Unauthorized
 from app.models import RefreshToken, Tenant, TokenFamily
 from app.security.failures import FailureReason
@@ -99,6 +105,7 @@ class TokenService:
         )
 
     async def issue(self, tenant_id: int, key_generation: int, scope: TokenScope) -> TokenPair:
+        bind_tenant(self.session, tenant_id)
         family = TokenFamily(
             id=str(uuid.uuid4()),
             tenant_id=tenant_id,
@@ -126,8 +133,9 @@ class TokenService:
             )
 
     async def _live_family(self, claims: TokenClaims) -> TokenFamily:
+        bind_tenant(self.session, claims.tenant_id)
         family = await self.session.get(TokenFamily, claims.family_id)
-        if family is None or family.tenant_id != claims.tenant_id:
+        if family is None:
             raise _refused("The token is not valid.", FailureReason.INVALID_TOKEN, claims.tenant_id)
         if family.revoked_at is not None:
             raise _refused(
@@ -172,6 +180,7 @@ class TokenService:
         return pair
 
     async def revoke_family(self, family_id: str) -> None:
+        """Revoke the family, within the tenant the session is bound to."""
         await self.session.execute(
             update(TokenFamily)
             .where(TokenFamily.id == family_id, TokenFamily.revoked_at.is_(None))
@@ -185,6 +194,7 @@ class TokenService:
                 claims = self.codec.verify(token, token_type)
             except TokenRejected:
                 continue
+            bind_tenant(self.session, claims.tenant_id)
             await self.revoke_family(claims.family_id)
             await self._audit(
                 claims.tenant_id, "TOKEN_REVOKE", claims.family_id, {"presented": token_type.value}
@@ -201,6 +211,7 @@ class TokenService:
                 claims = self.codec.verify(token, TokenType.ACCESS)
             except TokenRejected as exc:
                 raise _rejected(exc) from exc
+        bind_tenant(self.session, claims.tenant_id)
         row = (
             await self.session.execute(
                 select(
@@ -211,7 +222,7 @@ class TokenService:
                     Tenant.strict_users,
                 )
                 .join(Tenant, Tenant.id == TokenFamily.tenant_id)
-                .where(TokenFamily.id == claims.family_id, Tenant.id == claims.tenant_id)
+                .where(TokenFamily.id == claims.family_id)
             )
         ).first()
         if row is None:

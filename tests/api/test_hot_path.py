@@ -1,6 +1,7 @@
 """The hot path's shape. A cold ``has_permission`` (no current decision snapshot) costs
 two statements: the tenant lookup and one decision SELECT, strict identity included,
-answered from the two unique indexes (checked with each database's query plan). A warm
+answered from indexes only (checked with each database's query plan: the two unique
+indexes on SQLite; on PostgreSQL, grants may come from ``(tenant_id, permission_key)``). A warm
 one runs no statement through the engine: one freshness probe, then memory. A write is
 seen by the very next check."""
 
@@ -11,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from app.audit.trail import AuditOrigin, AuditTrail
 from app.rbac.service import RbacService
 from app.security.credentials import hash_client_key
 from app.state import AppState, app_state
-from app.tenants.scope import TenantScope
+from app.tenants.tenancy import Tenancy
 from tests.api.helpers import assert_bare, assert_wrapped, statements
 
 pytestmark = pytest.mark.stored_data
@@ -118,20 +119,34 @@ async def test_a_write_is_seen_by_the_next_check(app: FastAPI, api: httpx.AsyncC
 
 
 async def _plan(app: FastAPI, backend: str) -> list[str]:
+    """The query plan of the decision SELECT exactly as a tenant's session sends it
+    (its tenant criteria included), read back with its own parameters."""
     state: AppState = app.state.auth
+    engine = state.database.engine.sync_engine
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, parameters: Any, *_args: Any) -> None:
+        sent.append((sql, parameters))
+
     async with state.database.transaction(write=False) as session:
         tenant_id = (await session.execute(text("SELECT max(id) FROM tenants"))).scalar_one()
-        scope = TenantScope(session, tenant_id, state.cipher)
+        tenancy = Tenancy(session, tenant_id, state.cipher)
         trail = AuditTrail(session, state.secrets.audit, tenant_id, AuditOrigin(), enabled=False)
-        decision = select(RbacService(scope, trail)._holds("alice", "publish"))
-        compiled = decision.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        decision = select(RbacService(tenancy, trail)._holds("alice", "publish"))
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            await session.execute(decision)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        sql, parameters = sent[-1]
+        connection = await session.connection()
         if backend == "sqlite":
-            rows = (await session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))).all()
-            return [str(row[-1]) for row in rows]
+            plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+            return [str(row[-1]) for row in plan.all()]
         # A tiny table is cheapest to scan; forbid that to see which indexes can answer.
         await session.execute(text("SET LOCAL enable_seqscan = off"))
-        rows = (await session.execute(text(f"EXPLAIN {compiled}"))).all()
-        return [str(row[0]).strip() for row in rows]
+        plan = await connection.exec_driver_sql(f"EXPLAIN {sql}", parameters)
+        return [str(row[0]).strip() for row in plan.all()]
 
 
 async def test_decision_query_uses_the_unique_indexes(
@@ -150,7 +165,12 @@ async def test_decision_query_uses_the_unique_indexes(
         return
     plan = "\n".join(details)
     assert "uq_memberships_tenant_id_user_key_role_id" in plan, plan
-    assert "uq_grants_role_id_permission_key" in plan, plan
+    # The session's tenant criteria also bound grants to the tenant, so PostgreSQL may
+    # answer them from (tenant_id, permission_key) instead of (role_id, permission_key)
+    # when it costs that cheaper: either stays within the tenant's rows.
+    assert (
+        "uq_grants_role_id_permission_key" in plan or "ix_grants_tenant_id_permission_key" in plan
+    ), plan
     assert "Seq Scan" not in plan, plan
 
 

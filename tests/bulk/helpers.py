@@ -56,8 +56,8 @@ async def row_counts(app: FastAPI, tenant_id: int) -> tuple[int, int, int]:
     """``(roles, grants, memberships)`` stored for the tenant."""
     state: AppState = app.state.auth
     counts = []
-    async with state.database.transaction(write=False) as session:
+    async with state.database.transaction(write=False, tenant=tenant_id) as session:
         for model in (Role, Grant, Membership):
-            statement = select(func.count()).select_from(model).where(model.tenant_id == tenant_id)
+            statement = select(func.count()).select_from(model)
             counts.append(int((await session.execute(statement)).scalar_one()))
     return counts[0], counts[1], counts[2]

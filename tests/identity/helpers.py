@@ -27,6 +27,7 @@ from app.security.secrets import key_id
 from app.state import app_state
 from tests.api.helpers import assert_problem
 from tests.conftest import TEST_JWT_SECRET
+from tests.databases import DIRECT_ACCESS
 
 KID = key_id(TEST_JWT_SECRET)
 TOKEN_FIELDS = {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
@@ -120,8 +121,9 @@ def is_uuid4(value: object) -> bool:
 
 @asynccontextmanager
 async def db_session(app: FastAPI) -> AsyncIterator[AsyncSession]:
-    """A write transaction on the app's database, committed on exit."""
-    async with app_state(app).database.transaction() as session:
+    """A write transaction on the app's database, committed on exit, that reaches
+    every tenant's rows."""
+    async with app_state(app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
         yield session
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import update
 from app.audit.admin import verify_trail
 from app.models import AuditLog
 from tests.api.helpers import assert_bare
+from tests.databases import DIRECT_ACCESS
 from tests.protection.helpers import (
     PrivateDatabase,
     audit_rows,
@@ -61,7 +62,7 @@ async def test_prune(
     recent = await _tenant_with_history(trail_app, str(uuid.uuid4()))
     rows = await audit_rows(trail_app, tenant)
     assert [row["seq"] for row in rows] == [1, 2, 3, 4, 5, 6]
-    async with state(trail_app).database.transaction() as session:
+    async with state(trail_app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
         await session.execute(
             update(AuditLog)
             .where(AuditLog.chain_id == tenant, AuditLog.seq <= 4)

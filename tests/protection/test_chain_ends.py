@@ -31,6 +31,7 @@ from fastapi import FastAPI
 from app.audit.admin import verify_trail
 from app.models import AuditHead, AuditLog
 from tests.api.helpers import assert_bare
+from tests.databases import DIRECT_ACCESS
 from tests.protection.helpers import (
     PrivateDatabase,
     audit_rows,
@@ -98,7 +99,7 @@ async def _saved_rows(app: FastAPI, tenant: int, condition: str) -> list[dict[st
     sql = f"SELECT id FROM audit_log WHERE chain_id = :c AND {condition} ORDER BY seq"  # noqa: S608
     ids = [row["id"] for row in await fetch(app, sql, c=tenant)]
     columns = AuditLog.__table__.columns
-    async with state(app).database.transaction(write=False) as session:
+    async with state(app).database.transaction(write=False, every_tenant=DIRECT_ACCESS) as session:
         rows = [await session.get(AuditLog, row_id) for row_id in ids]
         return [{column.key: getattr(row, column.key) for column in columns} for row in rows]
 
@@ -108,7 +109,7 @@ async def _delete_rows(app: FastAPI, tenant: int, condition: str) -> None:
 
 
 async def _put_back(app: FastAPI, rows: list[dict[str, Any]]) -> None:
-    async with state(app).database.transaction() as session:
+    async with state(app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
         session.add_all(AuditLog(**row) for row in rows)
 
 
@@ -165,7 +166,7 @@ async def test_whole_chain_deleted(trail_app: FastAPI, module_database: PrivateD
     assert await _breaks(module_database, tenant) == [missing]
     assert missing in await _breaks(module_database)
     assert await _breaks(module_database, other) == []
-    async with state(trail_app).database.transaction() as session:
+    async with state(trail_app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
         session.add(AuditHead(**head))
     await _put_back(trail_app, rows)
     assert await _breaks(module_database, tenant) == []
@@ -286,7 +287,7 @@ async def test_head_document_catches_truncation_after_it(
     gone = await module_database.cli_in_process(monkeypatch, *since, "--tenant", str(tenant))
     assert gone.returncode == 1
     assert f"chain {tenant}, seq 5: chain deleted since the head document\n" in gone.stderr
-    async with state(trail_app).database.transaction() as session:
+    async with state(trail_app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
         session.add(AuditHead(**head))
     await _put_back(trail_app, rows)
     assert (await module_database.cli_in_process(monkeypatch, *since)).returncode == 0

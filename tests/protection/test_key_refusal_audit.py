@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from app.models import ApiKey
+from tests.databases import DIRECT_ACCESS
 from tests.protection.helpers import (
     AuditWatch,
     details,
@@ -37,7 +38,7 @@ async def test_refused_keys_are_failures(checks_app: FastAPI, client_key: str, a
             issued[name] = created.json()["data"]
         revoked = issued["revoked"]["key_id"]
         assert (await api.delete(f"/api/apikeys/user/ann/{revoked}")).status_code == 200
-        async with state(checks_app).database.transaction() as session:
+        async with state(checks_app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
             await session.execute(
                 update(ApiKey)
                 .where(ApiKey.key_id == issued["expired"]["key_id"])

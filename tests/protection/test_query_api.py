@@ -21,6 +21,7 @@ from sqlalchemy import update
 from app.audit import query_audit_logs
 from app.models import AuditLog
 from tests.api.helpers import assert_bare
+from tests.databases import DIRECT_ACCESS
 from tests.protection.helpers import PrivateDatabase, http_client, running, tenant_of
 
 pytestmark = pytest.mark.stored_data
@@ -51,7 +52,7 @@ async def history(module_database: PrivateDatabase) -> History:
             assert_bare(await api.post("/api/role/scratch"), True)
             assert (await api.delete("/api/role/scratch")).status_code == 200
             second = await tenant_of(app, api)
-        async with app.state.auth.database.transaction() as session:
+        async with app.state.auth.database.transaction(every_tenant=DIRECT_ACCESS) as session:
             await session.execute(
                 update(AuditLog)
                 .where(AuditLog.chain_id == first, AuditLog.resource == "stale")

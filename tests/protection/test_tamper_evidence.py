@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from app.audit.admin import verify_trail
 from app.models import AuditHead, AuditLog
 from tests.api.helpers import assert_bare
+from tests.databases import DIRECT_ACCESS
 from tests.protection.helpers import (
     PrivateDatabase,
     audit_rows,
@@ -62,14 +63,14 @@ async def _breaks(database: PrivateDatabase, tenant: int) -> list[str]:
 
 
 async def _saved(app: FastAPI, row_id: int) -> dict[str, Any]:
-    async with state(app).database.transaction(write=False) as session:
+    async with state(app).database.transaction(write=False, every_tenant=DIRECT_ACCESS) as session:
         row = await session.get(AuditLog, row_id)
         assert row is not None
         return {column.key: getattr(row, column.key) for column in AuditLog.__table__.columns}
 
 
 async def _put_back(app: FastAPI, values: dict[str, Any]) -> None:
-    async with state(app).database.transaction() as session:
+    async with state(app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
         session.add(AuditLog(**values))
 
 
@@ -139,14 +140,16 @@ async def test_deleted_newest_row(trail_app: FastAPI, module_database: PrivateDa
 async def test_deleted_chain_head(trail_app: FastAPI, module_database: PrivateDatabase) -> None:
     tenant, _rows = await _chain(trail_app)
     other, _other_rows = await _chain(trail_app)
-    async with state(trail_app).database.transaction(write=False) as session:
+    async with state(trail_app).database.transaction(
+        write=False, every_tenant=DIRECT_ACCESS
+    ) as session:
         head = await session.get(AuditHead, tenant)
         assert head is not None
         saved = {column.key: getattr(head, column.key) for column in AuditHead.__table__.columns}
     await execute(trail_app, "DELETE FROM audit_heads WHERE chain_id = :c", c=tenant)
     assert await _breaks(module_database, tenant) == [f"chain {tenant}: rows without a chain head"]
     assert await _breaks(module_database, other) == []
-    async with state(trail_app).database.transaction() as session:
+    async with state(trail_app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
         session.add(AuditHead(**saved))
     assert await _breaks(module_database, tenant) == []
 

@@ -14,6 +14,7 @@ from jose import jwt
 from sqlalchemy import update
 
 from app.models import RefreshToken, RetiredClientKey, TokenFamily
+from tests.databases import DIRECT_ACCESS
 from tests.protection.helpers import PrivateDatabase, fetch, http_client, running, state
 
 LONG_AGO = datetime(2001, 1, 1, tzinfo=UTC)
@@ -41,7 +42,7 @@ async def test_prune_expired_token_state(
         async with http_client(app, fresh_key) as api:
             live = (await api.post("/api/token")).json()
         stale_family = jwt.get_unverified_claims(stale["access_token"])["fam"]
-        async with state(app).database.transaction() as session:
+        async with state(app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
             await session.execute(
                 update(RefreshToken)
                 .where(RefreshToken.family_id == stale_family)
