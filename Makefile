@@ -37,7 +37,7 @@ migrate: $(STAMP)
 	$(BIN)/auth-server migrate
 
 # Every core (pytest-xdist); PYTEST_ARGS=-n0 runs in one process.
-PYTEST_ARGS ?= -n auto
+PYTEST_ARGS ?= -n auto --dist worksteal
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
