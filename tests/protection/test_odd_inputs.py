@@ -1,5 +1,5 @@
 """Inputs that once answered 500 answer 4xx problem+json, store nothing and log no
-traceback (SQLite and PostgreSQL, encryption off and on)."""
+traceback (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
