@@ -21,7 +21,7 @@ between tenants shows as a disagreement). After every step, for every tenant:
 
 Runs on SQLite and PostgreSQL with field encryption on, in process (the conftest's
 app). Bounded: ``MODEL_MAX_EXAMPLES`` sequences (default 6 on SQLite, 4 on
-PostgreSQL) of up to ``MODEL_STEPS`` steps (default 15), about 20 seconds per backend,
+PostgreSQL) of up to ``MODEL_STEPS`` steps (default 15), about 30 seconds per backend,
 so that every run of the suite walks new sequences; the README gives a longer run.
 """
 
