@@ -159,7 +159,8 @@ def run_scenario(
         seeded = harness.seed(server.url, data)
         harness.check_answers(server.url, seeded.key, data)
         script = wrk.write_script(directory / "checks.lua", key=seeded.key, paths=data.paths())
-        wrk.run(server.url, script, seconds=1, connections=args.connections, core=load_core)
+        if not args.smoke:  # warm-up
+            wrk.run(server.url, script, seconds=1, connections=args.connections, core=load_core)
         load, bare_load = _side_by_side(
             server.url, script, bare_server.url, bare_script, args, load_core
         )
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="a few seconds: tiny data set, sqlite only (the suite runs this)",
+        help="a few seconds: tiny data set, sqlite only, one round, no warm-up (the suite runs this)",
     )
     args = parser.parse_args(argv)
     if not wrk.available():
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     if args.smoke:
-        args.memberships, args.duration = min(args.memberships, 400), 1.0
+        args.memberships, args.duration, args.rounds = min(args.memberships, 400), 1.0, 1
     with tempfile.TemporaryDirectory(prefix="auth-bench-") as scratch, ExitStack() as stack:
         workdir = Path(scratch)
         bare_server = stack.enter_context(harness.bare(workdir, core=SERVER_CORE))
