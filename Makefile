@@ -5,6 +5,10 @@
 #   make lock   re-resolve requirements/*.txt after a change to pyproject.toml's dependencies
 
 PYTHON ?= python3
+# Bytecode caches (gitignored __pycache__/) even where the shell sets
+# PYTHONDONTWRITEBYTECODE: every auth-server process the suite starts, and every
+# pytest worker's assertion rewriting, would otherwise compile the sources again.
+unexport PYTHONDONTWRITEBYTECODE
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
