@@ -1,4 +1,8 @@
-"""``auth-server backup``: an online SQLite copy, its restore check, and a real restore."""
+"""``auth-server backup``: an online SQLite copy, its restore check, and a real restore.
+
+The commands run through :func:`app.cli.main` in this process
+(:func:`tests.e2e.server.run_cli_in_process`): their output, exit status and files are
+the subject; the console script itself is run by ``tests/deploy/test_restore.py``."""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from app.main import create_app
 from tests.api.helpers import assert_bare, assert_wrapped
 from tests.conftest import make_settings
 from tests.databases import sqlite_target
-from tests.e2e.server import run_cli, server_env
+from tests.e2e.server import run_cli_in_process, server_env
 
 ROLES = [
     {"role": "admins", "description": None},
@@ -143,7 +147,7 @@ async def test_cli_backup_and_verify(live_settings: Settings, tmp_path: Path) ->
             tmp_path / "home", AUTH_SQLITE_PATH=str(live_settings.database.url.database)
         )
         copy = tmp_path / "cli-backup.sqlite3"
-        written = await asyncio.to_thread(run_cli, ["backup", str(copy)], env, tmp_path)
+        written = await asyncio.to_thread(run_cli_in_process, ["backup", str(copy)], env, tmp_path)
 
     rows = "rows: tenants=1 roles=2 memberships=1 grants=1"
     revision = f"revision: {head_revision()} (head)"
@@ -156,7 +160,7 @@ async def test_cli_backup_and_verify(live_settings: Settings, tmp_path: Path) ->
         "secrets: none configured for this command; restore it with the "
         "AUTH_KEY_HASH_SECRET (and AUTH_ENCRYPTION_KEY) the service uses",
     ]
-    verified = run_cli(["backup", "--verify", str(copy)], env, tmp_path)
+    verified = run_cli_in_process(["backup", "--verify", str(copy)], env, tmp_path)
     assert (verified.returncode, verified.stderr) == (0, "")
     assert verified.stdout.splitlines() == [
         f"backup {copy} verified",
@@ -164,7 +168,7 @@ async def test_cli_backup_and_verify(live_settings: Settings, tmp_path: Path) ->
         revision,
         rows,
     ]
-    again = run_cli(["backup", str(copy)], env, tmp_path)
+    again = run_cli_in_process(["backup", str(copy)], env, tmp_path)
     assert (again.returncode, again.stdout) == (1, "")
     assert again.stderr == (
         f"auth-server: backup failed: {copy} exists; backups never overwrite a file\n"
@@ -176,7 +180,7 @@ def test_cli_points_postgresql_to_pg_dump(tmp_path: Path) -> None:
         tmp_path / "home",
         AUTH_DATABASE_URL="postgresql://auth_owner:s3cret@db.internal:5432/auth?sslmode=require",
     )
-    result = run_cli(["backup", "/backups/auth.dump"], env, tmp_path)
+    result = run_cli_in_process(["backup", "/backups/auth.dump"], env, tmp_path)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.splitlines() == [
         "auth-server: backup copies SQLite databases only; this database is PostgreSQL. "
@@ -199,7 +203,7 @@ async def test_backup_with_secrets(live_settings: Settings, tmp_path: Path) -> N
     }
     env = server_env(tmp_path / "home", AUTH_SQLITE_PATH=live, **configured)
     copy = tmp_path / "with-secrets.sqlite3"
-    written = run_cli(["backup", "--with-secrets", str(copy)], env, tmp_path)
+    written = run_cli_in_process(["backup", "--with-secrets", str(copy)], env, tmp_path)
     assert written.returncode == 0, written.stderr
     secrets_file = secrets_path_for(copy)
     assert written.stdout.splitlines()[-2:] == [
@@ -225,7 +229,7 @@ async def test_backup_with_secrets(live_settings: Settings, tmp_path: Path) -> N
 
     second = tmp_path / "second.sqlite3"
     secrets_path_for(second).write_text("keep me")
-    refused = run_cli(["backup", "--with-secrets", str(second)], env, tmp_path)
+    refused = run_cli_in_process(["backup", "--with-secrets", str(second)], env, tmp_path)
     assert refused.returncode == 1
     assert refused.stderr == (
         f"auth-server: backup failed: {secrets_path_for(second)} exists; "

@@ -5,7 +5,9 @@ serves a tenant; ``auth-server backup --with-secrets`` copies it while it runs. 
 runbook's restore block then runs in ``bash`` in a clean environment (paths moved into
 a temporary directory); the restored service starts with what that block exported,
 the old client key still reaches its data, and ``audit verify`` passes. Started
-without the secrets, the same copy is refused in one line.
+without the secrets, a copy is refused in one line: by ``serve`` as a real process, and
+by ``audit verify`` and ``tenant list`` run, like that copy's set-up, through
+:func:`app.cli.main` in this process (:func:`tests.e2e.server.run_cli_in_process`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.doc_blocks import section_blocks
-from tests.e2e.server import ServerProcess, free_port, run_cli, server_env
+from tests.e2e.server import ServerProcess, free_port, run_cli, run_cli_in_process, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -129,14 +131,15 @@ def test_restore_from_backup_as_the_runbook_says(tmp_path: Path) -> None:
 def test_a_restore_without_its_secrets_is_refused(tmp_path: Path) -> None:
     live = tmp_path / "live" / "auth.sqlite3"
     env = server_env(tmp_path / "home", AUTH_SQLITE_PATH=str(live))
-    assert run_cli(["migrate"], env, tmp_path).returncode == 0
-    assert run_cli(["tenant", "create"], env, tmp_path).returncode == 0
+    assert run_cli_in_process(["migrate"], env, tmp_path).returncode == 0
+    assert run_cli_in_process(["tenant", "create"], env, tmp_path).returncode == 0
     copy = tmp_path / "copy.sqlite3"
-    assert run_cli(["backup", str(copy)], env, tmp_path).returncode == 0
+    assert run_cli_in_process(["backup", str(copy)], env, tmp_path).returncode == 0
 
     elsewhere = server_env(tmp_path / "home2", AUTH_SQLITE_PATH=str(copy))
     for command in (["serve"], ["audit", "verify"], ["tenant", "list"]):
-        result = run_cli(command, elsewhere, tmp_path)  # serve logs to standard output
+        run = run_cli if command == ["serve"] else run_cli_in_process
+        result = run(command, elsewhere, tmp_path)  # serve logs to standard output
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
         assert result.stderr.splitlines() == [

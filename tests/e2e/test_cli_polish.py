@@ -1,6 +1,10 @@
 """The CLI as an operator meets it: lazy imports behind ``--help``, every argument
 described with its default, ``serve``'s flags, one log format for every command,
-"nothing matched", and progress on a terminal."""
+"nothing matched", and progress on a terminal.
+
+``serve`` and the terminal checks run real ``auth-server`` processes; ``migrate`` and
+``audit query``, whose output is the subject, run through :func:`app.cli.main` in this
+process (:func:`tests.e2e.server.run_cli_in_process`)."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from tests.e2e.server import (
     auth_server_executable,
     free_port,
     run_cli,
+    run_cli_in_process,
     server_env,
 )
 
@@ -96,7 +101,7 @@ def test_migrate_logs_like_serve(log_format: str, tmp_path: Path) -> None:
         AUTH_SQLITE_PATH=str(tmp_path / "auth.sqlite3"),
         AUTH_LOG_FORMAT=log_format,
     )
-    result = run_cli(["migrate"], env, tmp_path)
+    result = run_cli_in_process(["migrate"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     assert any("Running upgrade" in line for line in lines), result.stderr
@@ -110,8 +115,8 @@ def test_migrate_logs_like_serve(log_format: str, tmp_path: Path) -> None:
 
 def test_audit_query_says_when_nothing_matched(tmp_path: Path) -> None:
     env = server_env(tmp_path / "home", AUTH_SQLITE_PATH=str(tmp_path / "auth.sqlite3"))
-    assert run_cli(["migrate"], env, tmp_path).returncode == 0
-    result = run_cli(["audit", "query", "--action", "delete"], env, tmp_path)
+    assert run_cli_in_process(["migrate"], env, tmp_path).returncode == 0
+    result = run_cli_in_process(["audit", "query", "--action", "delete"], env, tmp_path)
     assert (result.returncode, result.stdout) == (0, "")
     assert result.stderr.splitlines()[-1] == "auth-server: no audit entries matched"
 

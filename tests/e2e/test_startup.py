@@ -1,4 +1,8 @@
-"""Starting the service: zero configuration, ``auth-server migrate``, refusals."""
+"""Starting the service: zero configuration, ``auth-server migrate``, refusals.
+
+``serve`` always runs as a real process; ``migrate`` runs through :func:`app.cli.main`
+in this process (:func:`tests.e2e.server.run_cli_in_process`): its output and the
+schema it writes are the subject, not the process."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import pytest
 
 from app.db.migrations import head_revision
 from app.models import Base
-from tests.e2e.server import ServerProcess, free_port, run_cli, server_env
+from tests.e2e.server import ServerProcess, free_port, run_cli, run_cli_in_process, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +60,7 @@ def test_zero_configuration_start(tmp_path: Path) -> None:
 def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     database = tmp_path / "fresh" / "auth.sqlite3"
     env = server_env(tmp_path / "home", AUTH_SQLITE_PATH=str(database))
-    result = run_cli(["migrate"], env, tmp_path)
+    result = run_cli_in_process(["migrate"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"database at sqlite+aiosqlite:///{database} upgraded to head\n"
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
@@ -74,7 +78,7 @@ def test_serve_without_migrating_a_migrated_database(
         AUTH_MIGRATE_ON_START="false",
         **fresh_database_env,
     )
-    assert run_cli(["migrate"], env, tmp_path).returncode == 0
+    assert run_cli_in_process(["migrate"], env, tmp_path).returncode == 0
     with (
         ServerProcess(tmp_path, env) as server,
         httpx.Client(base_url=server.url, timeout=10.0) as http,

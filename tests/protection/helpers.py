@@ -12,26 +12,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import io
 import json
-import os
 import re
 import subprocess
 from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import asynccontextmanager, redirect_stderr, redirect_stdout
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from app.cli import main as cli_main
 from app.config import Settings
 from app.db.migrations import upgrade
 from app.db.url import resolve_database_target
@@ -39,7 +35,7 @@ from app.main import create_app
 from app.state import AppState
 from tests.conftest import TEST_JWT_SECRET, TEST_KEY_HASH_SECRET, make_settings
 from tests.databases import postgresql_database
-from tests.e2e.server import run_cli, server_env
+from tests.e2e.server import run_cli, run_cli_in_process, server_env
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 FINGERPRINT = re.compile(r"u_[0-9a-f]{16}")
@@ -82,26 +78,13 @@ class PrivateDatabase:
         """``auth-server ARGS`` on this database: a real process, run to completion."""
         return run_cli(list(args), self.env(**auth), self.directory)
 
-    async def cli_in_process(
-        self, monkeypatch: pytest.MonkeyPatch, *args: str, **auth: str
-    ) -> subprocess.CompletedProcess[str]:
-        """The same command through :func:`app.cli.main` in this process (no
-        interpreter start-up): settings from the environment, output captured."""
-        with monkeypatch.context() as patch:
-            for name in [name for name in os.environ if name.upper().startswith("AUTH_")]:
-                patch.delenv(name)
-            for name, value in self.env(**auth).items():
-                if name.startswith("AUTH_"):
-                    patch.setenv(name, value)
-            patch.chdir(self.directory)
-            stdout, stderr = io.StringIO(), io.StringIO()
-
-            def run() -> int:
-                with redirect_stdout(stdout), redirect_stderr(stderr):
-                    return cli_main(list(args))
-
-            code = await asyncio.to_thread(run)
-        return subprocess.CompletedProcess(list(args), code, stdout.getvalue(), stderr.getvalue())
+    async def cli_in_process(self, *args: str, **auth: str) -> subprocess.CompletedProcess[str]:
+        """The same command through :func:`app.cli.main` in this process (no interpreter
+        start-up; see :func:`tests.e2e.server.run_cli_in_process`), in a worker thread
+        since the command runs its own event loop."""
+        return await asyncio.to_thread(
+            run_cli_in_process, list(args), self.env(**auth), self.directory
+        )
 
 
 @asynccontextmanager

@@ -54,9 +54,7 @@ async def _tenant_with_history(app: FastAPI, client_key: str) -> int:
         return await tenant_of(app, api)
 
 
-async def test_prune(
-    trail_app: FastAPI, module_database: PrivateDatabase, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_prune(trail_app: FastAPI, module_database: PrivateDatabase) -> None:
     client_key = str(uuid.uuid4())
     tenant = await _tenant_with_history(trail_app, client_key)
     recent = await _tenant_with_history(trail_app, str(uuid.uuid4()))
@@ -69,16 +67,12 @@ async def test_prune(
             .values(created_at=datetime.now(UTC) - timedelta(days=40))
         )
 
-    refused = await module_database.cli_in_process(
-        monkeypatch, "audit", "prune", "--older-than-days", "0"
-    )
+    refused = await module_database.cli_in_process("audit", "prune", "--older-than-days", "0")
     assert (refused.returncode, refused.stderr) == (
         2,
         "auth-server: --older-than-days must be at least 1\n",
     )
-    pruned = await module_database.cli_in_process(
-        monkeypatch, "audit", "prune", "--older-than-days", "30"
-    )
+    pruned = await module_database.cli_in_process("audit", "prune", "--older-than-days", "30")
     assert (pruned.returncode, pruned.stdout) == (0, "pruned 4 audit rows from 1 chain(s)\n")
 
     assert [row["id"] for row in await audit_rows(trail_app, tenant)] == [
@@ -93,9 +87,7 @@ async def test_prune(
     async with http_client(trail_app, client_key) as api:
         assert_bare(await api.post("/api/role/qa"), True)
     assert [row["seq"] for row in await audit_rows(trail_app, tenant)] == [5, 6, 7]
-    again = await module_database.cli_in_process(
-        monkeypatch, "audit", "prune", "--older-than-days", "30"
-    )
+    again = await module_database.cli_in_process("audit", "prune", "--older-than-days", "30")
     assert again.stdout == "pruned 0 audit rows from 0 chain(s)\n"
     assert await verify_trail(settings) == []
 
@@ -103,7 +95,6 @@ async def test_prune(
 async def test_export(
     trail_app: FastAPI,
     module_database: PrivateDatabase,
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     client_key = str(uuid.uuid4())
@@ -115,9 +106,7 @@ async def test_export(
     secrets = [value for value in secrets if isinstance(value, str) and len(value) > 8]
 
     output = tmp_path / "audit.jsonl"
-    exported = await module_database.cli_in_process(
-        monkeypatch, "audit", "export", "--output", str(output)
-    )
+    exported = await module_database.cli_in_process("audit", "export", "--output", str(output))
     total = await audit_total(trail_app)
     assert (exported.returncode, exported.stderr) == (0, f"exported {total} audit rows\n")
     entries: list[dict[str, Any]] = [json.loads(line) for line in output.read_text().splitlines()]
@@ -145,8 +134,6 @@ async def test_export(
         ("2000-01-01", 8),
         (cutoff.replace("Z", "+01:00"), 8),
     ):
-        recent = await module_database.cli_in_process(
-            monkeypatch, "audit", "export", "--since", since
-        )
+        recent = await module_database.cli_in_process("audit", "export", "--since", since)
         lines = [json.loads(line) for line in recent.stdout.splitlines()]
         assert len([entry for entry in lines if entry["tenant"] == tenant]) == expected, since

@@ -190,7 +190,7 @@ async def test_forged_head_mac(
 
 
 async def test_unsigned_head_is_reported_until_signed(
-    trail_app: FastAPI, module_database: PrivateDatabase, monkeypatch: pytest.MonkeyPatch
+    trail_app: FastAPI, module_database: PrivateDatabase
 ) -> None:
     """A head without MAC (as revision 0005 leaves existing heads) is a break that
     writes never sign; ``verify --sign`` signs it once its rows verify."""
@@ -201,10 +201,10 @@ async def test_unsigned_head_is_reported_until_signed(
         assert_bare(await api.post("/api/role/delta"), True)
     assert (await _head(trail_app, tenant))["head_mac"] is None
 
-    intact = await module_database.cli_in_process(monkeypatch, "audit", "verify")
+    intact = await module_database.cli_in_process("audit", "verify")
     assert intact.returncode == 1
     assert f"audit trail broken at chain {tenant}: {UNSIGNED}\n" in intact.stderr
-    signed = await module_database.cli_in_process(monkeypatch, "audit", "verify", "--sign")
+    signed = await module_database.cli_in_process("audit", "verify", "--sign")
     assert (signed.returncode, signed.stdout) == (
         0,
         f"signed the head of chain {tenant} (seq 6)\naudit trail intact\n",
@@ -213,14 +213,14 @@ async def test_unsigned_head_is_reported_until_signed(
 
 
 async def test_unsigned_head_with_broken_rows_is_not_signed(
-    trail_app: FastAPI, module_database: PrivateDatabase, monkeypatch: pytest.MonkeyPatch
+    trail_app: FastAPI, module_database: PrivateDatabase
 ) -> None:
     tenant, _key = await _chain(trail_app)
     head = await _head(trail_app, tenant)
     newest = await _saved_rows(trail_app, tenant, "seq = 5")
     await _delete_rows(trail_app, tenant, "seq = 5")
     await _set_head(trail_app, head | {"head_mac": None})
-    refused = await module_database.cli_in_process(monkeypatch, "audit", "verify", "--sign")
+    refused = await module_database.cli_in_process("audit", "verify", "--sign")
     assert (refused.returncode, refused.stdout) == (1, "")
     assert refused.stderr == f"audit trail broken at chain {tenant}, seq 5: newest row(s) removed\n"
     assert (await _head(trail_app, tenant))["head_mac"] is None
@@ -232,7 +232,6 @@ async def test_unsigned_head_with_broken_rows_is_not_signed(
 async def test_head_document_catches_truncation_after_it(
     trail_app: FastAPI,
     module_database: PrivateDatabase,
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     """The head MAC cannot tell a replayed older head; the operator's document can."""
@@ -253,18 +252,18 @@ async def test_head_document_catches_truncation_after_it(
     anchor = tmp_path / "head.json"
     anchor.write_text(taken.stdout, encoding="utf-8")
     since = ("audit", "verify", "--since-head", str(anchor))
-    clean = await module_database.cli_in_process(monkeypatch, *since)
+    clean = await module_database.cli_in_process(*since)
     assert (clean.returncode, clean.stdout) == (0, "audit trail intact\n"), clean.stderr
 
     # Later writes are fine; truncating back past the document is not.
     async with http_client(trail_app, client_key) as api:
         assert_bare(await api.post("/api/role/delta"), True)
-    assert (await module_database.cli_in_process(monkeypatch, *since)).returncode == 0
+    assert (await module_database.cli_in_process(*since)).returncode == 0
     newest = await _saved_rows(trail_app, tenant, "seq > 3")
     await _delete_rows(trail_app, tenant, "seq > 3")
     await _set_head(trail_app, replayable)
     assert await _breaks(module_database, tenant) == []  # the replay fools the MAC alone
-    caught = await module_database.cli_in_process(monkeypatch, *since)
+    caught = await module_database.cli_in_process(*since)
     assert caught.returncode == 1
     assert caught.stderr == (
         f"audit trail broken at chain {tenant}, seq 5: "
@@ -272,11 +271,11 @@ async def test_head_document_catches_truncation_after_it(
     )
     await _put_back(trail_app, newest)
     await _set_head(trail_app, (await _head(trail_app, tenant)) | _head_at(newest[-1]))
-    restored = await module_database.cli_in_process(monkeypatch, *since)
+    restored = await module_database.cli_in_process(*since)
     assert restored.returncode == 1  # the restored head has no genuine MAC
     assert FORGED in restored.stderr
     await execute(trail_app, "UPDATE audit_heads SET head_mac = NULL WHERE chain_id = :c", c=tenant)
-    resigned = await module_database.cli_in_process(monkeypatch, *since, "--sign")
+    resigned = await module_database.cli_in_process(*since, "--sign")
     assert resigned.returncode == 0, resigned.stderr
 
     # Deleting the chain whole is caught too, even with the tenant row gone.
@@ -284,13 +283,13 @@ async def test_head_document_catches_truncation_after_it(
     rows = await _saved_rows(trail_app, tenant, "seq > 0")
     await _delete_rows(trail_app, tenant, "seq > 0")
     await execute(trail_app, "DELETE FROM audit_heads WHERE chain_id = :c", c=tenant)
-    gone = await module_database.cli_in_process(monkeypatch, *since, "--tenant", str(tenant))
+    gone = await module_database.cli_in_process(*since, "--tenant", str(tenant))
     assert gone.returncode == 1
     assert f"chain {tenant}, seq 5: chain deleted since the head document\n" in gone.stderr
     async with state(trail_app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
         session.add(AuditHead(**head))
     await _put_back(trail_app, rows)
-    assert (await module_database.cli_in_process(monkeypatch, *since)).returncode == 0
+    assert (await module_database.cli_in_process(*since)).returncode == 0
 
 
 def _head_at(row: dict[str, Any]) -> dict[str, Any]:
@@ -300,43 +299,40 @@ def _head_at(row: dict[str, Any]) -> dict[str, Any]:
 async def test_altered_head_document_is_refused(
     trail_app: FastAPI,
     module_database: PrivateDatabase,
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     await _chain(trail_app)
-    taken = await module_database.cli_in_process(monkeypatch, "audit", "head")
+    taken = await module_database.cli_in_process("audit", "head")
     assert taken.returncode == 0, taken.stderr
     document = json.loads(taken.stdout)
     document["chains"][0]["seq"] = 1  # make an older state look anchored
     altered = tmp_path / "altered.json"
     altered.write_text(json.dumps(document), encoding="utf-8")
-    refused = await module_database.cli_in_process(
-        monkeypatch, "audit", "verify", "--since-head", str(altered)
-    )
+    refused = await module_database.cli_in_process("audit", "verify", "--since-head", str(altered))
     assert (refused.returncode, refused.stdout) == (2, "")
     assert "signature does not verify" in refused.stderr
     (tmp_path / "junk.json").write_text("[1, 2]", encoding="utf-8")
     junk = await module_database.cli_in_process(
-        monkeypatch, "audit", "verify", "--since-head", str(tmp_path / "junk.json")
+        "audit", "verify", "--since-head", str(tmp_path / "junk.json")
     )
     assert (junk.returncode, junk.stderr) == (
         2,
         "auth-server: not an audit head document (auth-audit-head/v1)\n",
     )
     missing = await module_database.cli_in_process(
-        monkeypatch, "audit", "verify", "--since-head", str(tmp_path / "absent.json")
+        "audit", "verify", "--since-head", str(tmp_path / "absent.json")
     )
     assert missing.returncode == 2
     assert "cannot read" in missing.stderr
 
 
 async def test_no_head_document_for_a_broken_trail(
-    trail_app: FastAPI, module_database: PrivateDatabase, monkeypatch: pytest.MonkeyPatch
+    trail_app: FastAPI, module_database: PrivateDatabase
 ) -> None:
     tenant, _key = await _chain(trail_app)
     head = await _head(trail_app, tenant)
     await _set_head(trail_app, head | {"head_mac": "1" * 64})
-    refused = await module_database.cli_in_process(monkeypatch, "audit", "head")
+    refused = await module_database.cli_in_process("audit", "head")
     assert (refused.returncode, refused.stdout) == (1, "")
     assert refused.stderr.endswith("auth-server: no head document for a broken trail\n")
     await _set_head(trail_app, head)
@@ -345,11 +341,10 @@ async def test_no_head_document_for_a_broken_trail(
 async def test_prune_keeps_heads_signed_and_anchors_valid(
     trail_app: FastAPI,
     module_database: PrivateDatabase,
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     tenant, _key = await _chain(trail_app)
-    taken = await module_database.cli_in_process(monkeypatch, "audit", "head")
+    taken = await module_database.cli_in_process("audit", "head")
     anchor = tmp_path / "head.json"
     anchor.write_text(taken.stdout, encoding="utf-8")
     await execute(
@@ -358,14 +353,10 @@ async def test_prune_keeps_heads_signed_and_anchors_valid(
         old=datetime.now(UTC) - timedelta(days=40),
         c=tenant,
     )
-    pruned = await module_database.cli_in_process(
-        monkeypatch, "audit", "prune", "--older-than-days", "30"
-    )
+    pruned = await module_database.cli_in_process("audit", "prune", "--older-than-days", "30")
     assert pruned.returncode == 0, pruned.stderr
     head = await _head(trail_app, tenant)
     assert (head["base_seq"], head["seq"]) == (5, 5)
     assert await _breaks(module_database, tenant) == []
-    since = await module_database.cli_in_process(
-        monkeypatch, "audit", "verify", "--since-head", str(anchor)
-    )
+    since = await module_database.cli_in_process("audit", "verify", "--since-head", str(anchor))
     assert (since.returncode, since.stdout) == (0, "audit trail intact\n"), since.stderr

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -43,16 +42,16 @@ async def _run(url: str, *statements: str) -> list[tuple[object, ...]]:
 
 
 async def test_upgrade_signs_nothing_and_gives_every_tenant_a_head(
-    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: str, tmp_path: Path
 ) -> None:
     if backend == "sqlite":
-        await _check(f"sqlite:///{tmp_path / 'auth.sqlite3'}", tmp_path, monkeypatch)
+        await _check(f"sqlite:///{tmp_path / 'auth.sqlite3'}", tmp_path)
         return
     async with postgresql_database("auth_head_mac") as url:
-        await _check(url, tmp_path, monkeypatch)
+        await _check(url, tmp_path)
 
 
-async def _check(url: str, directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def _check(url: str, directory: Path) -> None:
     target = resolve_database_target(url)
     await asyncio.to_thread(upgrade, target, "0004")
     await _run(
@@ -68,12 +67,12 @@ async def _check(url: str, directory: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert heads == [(1, 0, None), (2, 0, None)]
 
     database = PrivateDatabase(url, directory)
-    broken = await database.cli_in_process(monkeypatch, "audit", "verify")
+    broken = await database.cli_in_process("audit", "verify")
     assert broken.returncode == 1
     assert broken.stderr.splitlines() == [
         f"audit trail broken at chain {chain}: {UNSIGNED}" for chain in (1, 2)
     ]
-    signed = await database.cli_in_process(monkeypatch, "audit", "verify", "--sign")
+    signed = await database.cli_in_process("audit", "verify", "--sign")
     assert (signed.returncode, signed.stdout) == (
         0,
         "signed the head of chain 1 (seq 0)\nsigned the head of chain 2 (seq 0)\n"

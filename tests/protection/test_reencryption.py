@@ -15,7 +15,6 @@ import hashlib
 import re
 from collections import Counter
 
-import pytest
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
@@ -87,9 +86,7 @@ async def stored_under(app: FastAPI, key: str) -> Counter[str]:
     return found
 
 
-async def test_enable_then_rotate(
-    private_database: PrivateDatabase, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_enable_then_rotate(private_database: PrivateDatabase) -> None:
     database = private_database
     data = Dataset()
     total = sum(data.counts().values())
@@ -103,7 +100,7 @@ async def test_enable_then_rotate(
             "plaintext", data
         )
 
-    refused = await database.cli_in_process(monkeypatch, "encryption", "enable")
+    refused = await database.cli_in_process("encryption", "enable")
     assert (refused.returncode, refused.stderr) == (
         2,
         "auth-server: set AUTH_ENABLE_ENCRYPTION=true and AUTH_ENCRYPTION_KEY first\n",
@@ -121,25 +118,21 @@ async def test_enable_then_rotate(
         await check_answers(api, data)
         assert await stored_under(app, KEY_A) == Counter(data.counts())
     # Audit rows hash their plaintext resource: encrypting them keeps every chain intact.
-    verified = await database.cli_in_process(
-        monkeypatch, "audit", "verify", **on, AUTH_ENCRYPTION_KEY=KEY_A
-    )
+    verified = await database.cli_in_process("audit", "verify", **on, AUTH_ENCRYPTION_KEY=KEY_A)
     assert (verified.returncode, verified.stdout) == (0, "audit trail intact\n"), verified.stderr
 
     both = {**on, "AUTH_ENCRYPTION_KEY": f"{KEY_B},{KEY_A}"}
-    before = await database.cli_in_process(monkeypatch, "encryption", "status", **both)
+    before = await database.cli_in_process("encryption", "status", **both)
     assert before.returncode == 0, before.stderr
     assert parse_status(before.stdout) == usage_under("key 2", data)
     fingerprint_a, fingerprint_b = (fingerprint(key) for key in (KEY_A, KEY_B))
     assert status_fingerprints(before.stdout) == {f"key 2 [{fingerprint_a}]"}
-    rotated = await database.cli_in_process(
-        monkeypatch, "encryption", "rotate", "--batch-size", "3", **both
-    )
+    rotated = await database.cli_in_process("encryption", "rotate", "--batch-size", "3", **both)
     assert rotated.returncode == 0, rotated.stderr
     assert rotated.stdout == f"{total} value(s) now encrypted under the newest key\n"
-    after = await database.cli_in_process(monkeypatch, "encryption", "status", **both)
+    after = await database.cli_in_process("encryption", "status", **both)
     assert parse_status(after.stdout) == usage_under("key 1", data)
-    verified = await database.cli_in_process(monkeypatch, "audit", "verify", **both)
+    verified = await database.cli_in_process("audit", "verify", **both)
     assert (verified.returncode, verified.stdout) == (0, "audit trail intact\n"), verified.stderr
     assert status_fingerprints(after.stdout) == {f"key 1 [{fingerprint_b}]"}  # rotation shows
     for key in (KEY_A, KEY_B):

@@ -6,6 +6,12 @@ commands: new JWT secret (old tokens 401), new encryption key (data intact), new
 key (old key 401), audit investigation (CLI and the Python snippet, run verbatim),
 revocation and ``tenant disable``. Every action is recorded the way the runbook
 writes it, and the record must equal the runbook's own list, in order.
+
+The server is a real process throughout. The runbook's ``auth-server`` lines run
+through :func:`app.cli.main` in this process
+(:func:`tests.e2e.server.run_cli_in_process`: the same arguments, environment and
+working directory, without an interpreter start-up each); the console script itself is
+run end to end by the restore part of the runbook (``tests/deploy/test_restore.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.e2e.server import ServerProcess, free_port, run_cli, server_env
+from tests.e2e.server import ServerProcess, free_port, run_cli_in_process, server_env
 from tests.protection.test_reencryption import parse_status
 
 pytestmark = pytest.mark.e2e
@@ -119,13 +125,14 @@ class Operator:
         self.start()
 
     def cli(self, command: str, **values: str) -> subprocess.CompletedProcess[str]:
-        """Run an ``auth-server`` line; ``> FILE`` writes its output to FILE, as a shell would."""
+        """Run an ``auth-server`` line (in this process); ``> FILE`` writes its output to
+        FILE, as a shell would."""
         self.done.append(("auth-server", command))
         args = shlex.split(fill(command, {k.replace("_", "-"): v for k, v in values.items()}))
         output = None
         if ">" in args:
             args, output = args[: args.index(">")], args[args.index(">") + 1]
-        result = run_cli(args[1:], self.env, self.workdir)
+        result = run_cli_in_process(args[1:], self.env, self.workdir)
         assert result.returncode == 0, result.stderr
         if output is not None:
             (self.workdir / output).write_text(result.stdout, encoding="utf-8")

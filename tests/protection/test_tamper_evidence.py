@@ -154,22 +154,18 @@ async def test_deleted_chain_head(trail_app: FastAPI, module_database: PrivateDa
     assert await _breaks(module_database, tenant) == []
 
 
-async def test_verify_command(
-    trail_app: FastAPI, module_database: PrivateDatabase, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_verify_command(trail_app: FastAPI, module_database: PrivateDatabase) -> None:
     tenant, rows = await _chain(trail_app)
     intact = module_database.cli("audit", "verify")
     assert (intact.returncode, intact.stdout) == (0, "audit trail intact\n"), intact.stderr
 
     update = "UPDATE audit_log SET resource = :value WHERE id = :id"
     await execute(trail_app, update, value="alpha:read", id=rows[2]["id"])
-    broken = await module_database.cli_in_process(
-        monkeypatch, "audit", "verify", "--tenant", str(tenant)
-    )
+    broken = await module_database.cli_in_process("audit", "verify", "--tenant", str(tenant))
     assert broken.returncode == 1
     assert broken.stderr == (
         f"audit trail broken at chain {tenant}, seq 3 (row id {rows[2]['id']}): row altered\n"
     )
     await execute(trail_app, update, value=rows[2]["resource"], id=rows[2]["id"])
-    restored = await module_database.cli_in_process(monkeypatch, "audit", "verify")
+    restored = await module_database.cli_in_process("audit", "verify")
     assert (restored.returncode, restored.stdout) == (0, "audit trail intact\n")

@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from jose import jwt
 from sqlalchemy import update
 
@@ -26,9 +25,7 @@ async def _count(app: object, table: str) -> int:
     return int(rows[0]["n"])
 
 
-async def test_prune_expired_token_state(
-    private_database: PrivateDatabase, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_prune_expired_token_state(private_database: PrivateDatabase) -> None:
     old_key, fresh_key = str(uuid.uuid4()), str(uuid.uuid4())
     async with running(private_database.settings()) as app:
         async with http_client(app, old_key) as api:
@@ -56,7 +53,7 @@ async def test_prune_expired_token_state(
         assert await _count(app, "refresh_tokens") == 3
         assert await _count(app, "token_families") == 2
 
-    pruned = await private_database.cli_in_process(monkeypatch, "tokens", "prune")
+    pruned = await private_database.cli_in_process("tokens", "prune")
     assert pruned.returncode == 0, pruned.stderr
     assert pruned.stdout == (
         "pruned 2 refresh token(s), 1 token famil(ies), 0 retired client key(s)\n"
@@ -77,11 +74,11 @@ async def test_prune_expired_token_state(
             await session.execute(update(RetiredClientKey).values(created_at=LONG_AGO))
 
     kept = await private_database.cli_in_process(
-        monkeypatch, "tokens", "prune", "--retired-keys-older-than-days", "30"
+        "tokens", "prune", "--retired-keys-older-than-days", "30"
     )
     assert kept.stdout.endswith(", 1 retired client key(s)\n"), kept.stdout
     refused = await private_database.cli_in_process(
-        monkeypatch, "tokens", "prune", "--retired-keys-older-than-days", "0"
+        "tokens", "prune", "--retired-keys-older-than-days", "0"
     )
     assert refused.returncode == 2
 
@@ -94,9 +91,7 @@ async def test_prune_expired_token_state(
             assert (await api.get("/api/roles")).json()["result"][0]["role"] == "ops"
 
 
-async def test_export_file_is_owner_only(
-    private_database: PrivateDatabase, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+async def test_export_file_is_owner_only(private_database: PrivateDatabase, tmp_path: Path) -> None:
     async with (
         running(private_database.settings()) as app,
         http_client(app, str(uuid.uuid4())) as api,
@@ -109,7 +104,7 @@ async def test_export_file_is_owner_only(
     try:
         for output in (fresh, existing):
             result = await private_database.cli_in_process(
-                monkeypatch, "audit", "export", "--output", str(output)
+                "audit", "export", "--output", str(output)
             )
             assert result.returncode == 0, result.stderr
             assert stat.S_IMODE(output.stat().st_mode) == 0o600, output
