@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -310,13 +309,13 @@ def record_auth_failure(
     )
 
 
-DRIVER_ERRORS: tuple[type[Exception], ...] = (
-    SQLAlchemyError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    sqlite3.Error,
-    OSError,  # refused/reset sockets and TimeoutError (a subclass)
-)
+def driver_errors() -> tuple[type[Exception], ...]:
+    """The errors :func:`_driver_error_handler` answers: SQLAlchemy's, the drivers', and
+    refused/reset sockets and timeouts (``OSError``). asyncpg is imported here, when
+    the handlers are installed, not by the operator commands that raise domain errors."""
+    import asyncpg
+
+    return (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -326,6 +325,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable_handler)
-    for driver_error in DRIVER_ERRORS:
+    for driver_error in driver_errors():
         app.add_exception_handler(driver_error, _driver_error_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)

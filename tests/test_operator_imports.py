@@ -1,9 +1,10 @@
 """Operator commands load only what they use: each is a process of its own, and most
 of its time is importing.
 
-The commands that do not serve HTTP run without FastAPI and the rest of the web stack,
-and without Alembic (the schema check reads both revisions itself,
-:mod:`app.db.revisions`). ``migrate`` is the command that imports Alembic.
+On SQLite, the commands that do not serve HTTP run without FastAPI and the rest of
+the web stack, without Alembic (the schema check reads both revisions itself,
+:mod:`app.db.revisions`), and without PostgreSQL's driver and dialect or the JWT
+library. ``migrate`` is the command that imports Alembic.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from tests.databases import sqlite_target
 
 NOT_FOR_OPERATOR_COMMANDS = [
     "alembic",
+    "asyncpg",
     "fastapi",
+    "jose",
     "mako",
     "prometheus_client",
     "slowapi",
+    "sqlalchemy.dialects.postgresql",
     "uvicorn",
 ]
 
