@@ -33,10 +33,13 @@ NOT_FOR_OPERATOR_COMMANDS = [
 COMMANDS = [
     ["tenant", "create", "--label", "imports"],
     ["tenant", "list"],
+    ["tenant", "rekey", "1"],
     ["tenant", "disable", "1"],
     ["audit", "verify"],
     ["audit", "query"],
     ["audit", "head"],
+    ["audit", "export", "--output", "{dir}/audit.jsonl"],
+    ["audit", "prune", "--older-than-days", "3650"],
     ["tokens", "prune"],
     ["encryption", "status"],
     ["export", "--tenant", "1", "--output", "{dir}/export.jsonl"],
