@@ -15,6 +15,9 @@ Database faults (:mod:`app.db.faults` decides which errors are faults) become
 (the outage is logged once, when it starts and when it ends), and the keep-alive
 connection stays open. Driver and SQLAlchemy errors are handled inside the
 application, never left to the server, which would log them and drop the connection.
+
+The domain errors are raised by operator commands too, which never import FastAPI:
+this module imports it only where the handlers are installed or run.
 """
 
 from __future__ import annotations
@@ -23,14 +26,11 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
@@ -39,6 +39,10 @@ from app.edge.route_templates import route_template, template_of_path
 from app.names import describe_invalid_parameter
 from app.security.failures import FailureReason
 from app.state import app_state
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.applications import Starlette
 
 logger = logging.getLogger("app.errors")
 
@@ -249,6 +253,8 @@ async def _http_error_handler(request: Request, exc: Exception) -> Response:
 
 
 async def _validation_error_handler(_request: Request, exc: Exception) -> Response:
+    from fastapi.exceptions import RequestValidationError
+
     assert isinstance(exc, RequestValidationError)
     detail, items = _validation_errors(exc.errors())
     return problem_response(400, detail, slug="invalid-request", extra={"errors": items})
@@ -303,20 +309,22 @@ def record_auth_failure(
     )
 
 
-DRIVER_ERRORS: tuple[type[Exception], ...] = (
-    SQLAlchemyError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    sqlite3.Error,
-    OSError,  # refused/reset sockets and TimeoutError (a subclass)
-)
+def driver_errors() -> tuple[type[Exception], ...]:
+    """The errors :func:`_driver_error_handler` answers: SQLAlchemy's, the drivers', and
+    refused/reset sockets and timeouts (``OSError``). asyncpg is imported here, when
+    the handlers are installed, not by the operator commands that raise domain errors."""
+    import asyncpg
+
+    return (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError
+
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable_handler)
-    for driver_error in DRIVER_ERRORS:
+    for driver_error in driver_errors():
         app.add_exception_handler(driver_error, _driver_error_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)

@@ -1,10 +1,12 @@
 """The naming rules of the contract (section 3), in one place.
 
-Each kind of name has one pattern. Path parameters use the Annotated aliases below,
-so FastAPI validates them before a handler runs (a bad name is a 400 and nothing is
-read or written) and ``/openapi.json`` documents the same pattern.
-:func:`sanitize_input` applies the same rules to names that arrive any other way
-(CLI, Python API).
+Each kind of name has one pattern. Path parameters use the Annotated aliases of
+:mod:`app.name_params` (``UserName``, ``RoleName``...; importable from here too), so
+FastAPI validates them before a handler runs (a bad name is a 400 and nothing is read
+or written) and ``/openapi.json`` documents the same pattern; JSON bodies use the
+``...Field`` aliases below. :func:`sanitize_input` applies the same rules to names
+that arrive any other way (CLI, Python API). This module does not import FastAPI:
+the path aliases are imported from :mod:`app.name_params` on first use.
 
 Names are case-sensitive and ASCII-only. There is no "SQL keyword" filter: every
 query is parameterised, and ``delete`` or ``select`` are legitimate permission names.
@@ -16,10 +18,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Path
 from pydantic import Field
+
+if TYPE_CHECKING:
+    from app.name_params import KeyId as KeyId
+    from app.name_params import PermissionName as PermissionName
+    from app.name_params import RoleName as RoleName
+    from app.name_params import UserName as UserName
+    from app.name_params import WorkflowName as WorkflowName
 
 
 class NameKind(StrEnum):
@@ -92,7 +100,9 @@ def describe_invalid_parameter(parameter: str) -> str | None:
     return f"Invalid {kind.value} name: must be {RULES[kind].description}."
 
 
-def _constraints(kind: NameKind, description: str) -> dict[str, Any]:
+def constraints(kind: NameKind, description: str) -> dict[str, Any]:
+    """The pattern, lengths, description and example of a name of ``kind``, as keyword
+    arguments of a pydantic ``Field`` or a FastAPI ``Path``."""
     rule = RULES[kind]
     return {
         "pattern": rule.pattern,
@@ -103,14 +113,9 @@ def _constraints(kind: NameKind, description: str) -> dict[str, Any]:
     }
 
 
-def _path(kind: NameKind, description: str) -> object:
-    """A name in a path parameter."""
-    return Path(**_constraints(kind, description))
-
-
 def _field(kind: NameKind, description: str) -> object:
-    """The same rule for a name inside a JSON body."""
-    return Field(**_constraints(kind, description))
+    """The rule for a name inside a JSON body."""
+    return Field(**constraints(kind, description))
 
 
 _EXAMPLES = {
@@ -121,21 +126,20 @@ _EXAMPLES = {
     NameKind.LABEL: "ci deploy",
 }
 
-UserName = Annotated[str, _path(NameKind.USER, "User identifier")]
-RoleName = Annotated[str, _path(NameKind.ROLE, "Role name")]
-PermissionName = Annotated[str, _path(NameKind.PERMISSION, "Permission name")]
-WorkflowName = Annotated[str, _path(NameKind.WORKFLOW, "Workflow name (a permission name)")]
 UserNameField = Annotated[str, _field(NameKind.USER, "User identifier")]
 PermissionNameField = Annotated[str, _field(NameKind.PERMISSION, "Permission name")]
 
 UUID4_PATTERN = (
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
 )
-KeyId = Annotated[
-    str,
-    Path(
-        pattern=UUID4_PATTERN,
-        description="The key's public id (a UUID4).",
-        examples=["0f8fad5b-d9cb-469f-a165-70867728950e"],
-    ),
-]
+
+# Built by app.name_params (they need FastAPI), handed out here on first use.
+_PATH_ALIASES = frozenset({"UserName", "RoleName", "PermissionName", "WorkflowName", "KeyId"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _PATH_ALIASES:
+        from app import name_params
+
+        return getattr(name_params, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

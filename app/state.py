@@ -22,8 +22,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from starlette.applications import Starlette
-
 from app.config import Settings
 from app.db.engine import Database, build_engine
 from app.db.migrations import assert_schema_current
@@ -38,6 +36,8 @@ from app.security.secrets import ServerSecrets, load_server_secrets
 from app.tokens.codec import TokenCodec
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
     from app.edge.rate_limit import RateLimits
     from app.errors import RefusalHook
 

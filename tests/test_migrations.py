@@ -3,7 +3,8 @@
 * ``upgrade head`` yields exactly the schema the models describe (``alembic check``
   finds no difference: a model changed without a revision fails here);
 * every revision is reversible: ``downgrade base`` leaves no table behind but
-  ``alembic_version``, and upgrading again gives the same, current schema.
+  ``alembic_version``, and upgrading again gives the same, current schema;
+* the start-up check reads the database's revision as Alembic does.
 
 Alembic's ``env.py`` runs its own event loop, so commands run in a worker thread.
 """
@@ -17,11 +18,13 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import command, util
-from app.db.migrations import alembic_config, downgrade, head_revision, upgrade
+from app.db.migrations import alembic_config, downgrade, head_revision, schema_revision, upgrade
 from app.db.url import DatabaseTarget, resolve_database_target
 from app.models import Base
 from tests.databases import postgresql_database, sqlite_target
@@ -93,3 +96,31 @@ async def test_sqlite_leaves_migration_in_wal_mode(tmp_path: Path) -> None:
     assert target.url.database is not None
     with closing(sqlite3.connect(target.url.database)) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_schema_revision_reads_what_alembic_reads(empty_target: DatabaseTarget) -> None:
+    """The start-up check reads the revision without Alembic; Alembic's own reading
+    agrees on a database never migrated, one at head, and one with two heads."""
+
+    def alembic_reads(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    engine = create_async_engine(empty_target.url, connect_args=empty_target.connect_args)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(alembic_reads) is None
+        assert await schema_revision(engine) is None
+        await asyncio.to_thread(upgrade, empty_target)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(alembic_reads) == head_revision()
+        assert await schema_revision(engine) == head_revision()
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("INSERT INTO alembic_version VALUES ('other')")
+        async with engine.connect() as connection:
+            with pytest.raises(util.CommandError) as alembic_error:
+                await connection.run_sync(alembic_reads)
+        with pytest.raises(util.CommandError) as own_error:
+            await schema_revision(engine)
+        assert str(own_error.value) == str(alembic_error.value)
+    finally:
+        await engine.dispose()

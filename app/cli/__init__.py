@@ -18,8 +18,10 @@ by configuration or the environment prints one line naming the setting to fix an
 exits non-zero (2: configuration, 1: database or files; see :mod:`app.cli.failures`),
 never a traceback.
 
-Heavy modules (SQLAlchemy, Alembic, FastAPI, uvicorn) are imported by the command that
-needs them, so ``--help`` and ``--version`` answer at once.
+Heavy modules are imported by the command that needs them, so ``--help`` and
+``--version`` answer at once: SQLAlchemy by the commands that open the database,
+Alembic only to migrate (``migrate``, and ``serve`` unless AUTH_MIGRATE_ON_START=false),
+FastAPI and uvicorn by ``serve`` alone (``tests/test_operator_imports.py``).
 """
 
 from __future__ import annotations

@@ -29,12 +29,13 @@ import errno
 import logging
 import socket
 import sqlite3
+import sys
 import time
 from collections import Counter
 from enum import StrEnum
+from types import ModuleType
 from typing import Any
 
-import asyncpg
 from sqlalchemy import exc as sa_exc
 
 logger = logging.getLogger("app.db")
@@ -87,6 +88,13 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _asyncpg_if_imported() -> ModuleType | None:
+    """asyncpg, once something in this process imported it (the PostgreSQL engine, the
+    decision probe or listener). Until then none of its errors can exist, so a SQLite
+    process never imports it just to tell them apart."""
+    return sys.modules.get("asyncpg")
+
+
 def _classify_one(exc: BaseException) -> DatabaseFault | None:
     if isinstance(exc, sa_exc.TimeoutError):  # pool checkout: every connection busy
         return DatabaseFault.TIMEOUT
@@ -106,7 +114,8 @@ def _classify_one(exc: BaseException) -> DatabaseFault | None:
         if primary in _SQLITE_UNREACHABLE_CODES:
             return DatabaseFault.UNREACHABLE
         return None
-    if isinstance(exc, asyncpg.PostgresError):
+    asyncpg = _asyncpg_if_imported()
+    if asyncpg is not None and isinstance(exc, asyncpg.PostgresError):
         state = str(getattr(exc, "sqlstate", "") or "")
         if state in _PG_FULL_STATES:
             return DatabaseFault.FULL
@@ -115,9 +124,10 @@ def _classify_one(exc: BaseException) -> DatabaseFault | None:
         if state.startswith(_PG_UNREACHABLE_PREFIXES):
             return DatabaseFault.UNREACHABLE
         return None
-    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
+    if asyncpg is not None and isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
         return DatabaseFault.UNREACHABLE
-    if isinstance(exc, asyncpg.InterfaceError | sa_exc.InterfaceError):
+    driver_interface_error = asyncpg is not None and isinstance(exc, asyncpg.InterfaceError)
+    if driver_interface_error or isinstance(exc, sa_exc.InterfaceError):
         text = str(exc).lower()
         if any(marker in text for marker in _CLOSED_CONNECTION_TEXT):
             return DatabaseFault.UNREACHABLE

@@ -10,6 +10,12 @@ Alembic's ``env.py`` runs its own event loop, so :func:`upgrade` is synchronous 
 async callers run it in a worker thread; :func:`assert_schema_current` is a coroutine
 that reads the revision over the service's own engine.
 
+Alembic is imported only to migrate. The guard, which every server start and every
+operator command runs, compares two strings without it: :func:`schema_revision`
+reads the ``alembic_version`` table as Alembic does, and :func:`head_revision` reads
+the revision scripts' declarations (:mod:`app.db.revisions`), leaving the answer to
+Alembic whenever they are not a plain chain.
+
 Where the migrations are: the top-level ``alembic/`` and ``alembic.ini`` of the source
 tree are the source of truth (a checkout, an editable install). A built wheel carries a
 copy of both as ``app/_alembic/`` (``setup.py`` makes it), so a regular install
@@ -18,17 +24,18 @@ migrates without the source tree. :data:`MIGRATIONS_ROOT` is whichever holds the
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from sqlalchemy import String, column, inspect, select, table
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alembic import command
+from app.db.revisions import plain_head
 from app.db.url import DatabaseTarget
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 APP_PACKAGE = Path(__file__).resolve().parent.parent
 PACKAGED_ROOT = APP_PACKAGE / "_alembic"
@@ -45,6 +52,7 @@ def migrations_root() -> Path:
 
 MIGRATIONS_ROOT = migrations_root()
 SCRIPT_LOCATION = MIGRATIONS_ROOT / "alembic"
+VERSION_TABLE = "alembic_version"
 
 
 class SchemaNotCurrent(RuntimeError):
@@ -53,6 +61,8 @@ class SchemaNotCurrent(RuntimeError):
 
 def alembic_config(target: DatabaseTarget | None = None) -> Config:
     """An Alembic config bound to ``target`` (``None``: env.py reads the settings)."""
+    from alembic.config import Config
+
     config = Config(str(MIGRATIONS_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     if target is not None:
@@ -61,28 +71,45 @@ def alembic_config(target: DatabaseTarget | None = None) -> Config:
 
 
 def upgrade(target: DatabaseTarget | None = None, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(target), revision)
 
 
 def downgrade(target: DatabaseTarget | None = None, revision: str = "base") -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(target), revision)
 
 
 def head_revision() -> str | None:
+    """The revision the code's schema is at: read from the scripts
+    (:func:`~app.db.revisions.plain_head`), else Alembic's answer."""
+    head = plain_head(MIGRATIONS_ROOT / "alembic.ini", SCRIPT_LOCATION / "versions")
+    if head is not None:
+        return head
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def schema_revision(engine: AsyncEngine) -> str | None:
-    """The Alembic revision the database's schema is at (``None``: never migrated)."""
+    """The Alembic revision the database's schema is at (``None``: never migrated),
+    read as Alembic's ``MigrationContext.get_current_revision`` reads it."""
 
     def read(connection: Connection) -> str | None:
-        migration_logger = logging.getLogger("alembic.runtime.migration")
-        level = migration_logger.level
-        migration_logger.setLevel(logging.WARNING)  # "Context impl ..." is noise here
-        try:
-            return MigrationContext.configure(connection).get_current_revision()
-        finally:
-            migration_logger.setLevel(level)
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        query = select(column("version_num", String)).select_from(table(VERSION_TABLE))
+        versions = connection.execute(query).scalars().all()
+        if len(versions) > 1:
+            from alembic.util import CommandError
+
+            raise CommandError(
+                f"Version table '{VERSION_TABLE}' has more than one head present; "
+                "please use get_current_heads()"
+            )
+        return versions[0] if versions else None
 
     async with engine.connect() as connection:
         return await connection.run_sync(read)

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, bindparam
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PostgreSQLInsert
+
+
+def dialect_insert(dialect: str) -> Callable[[Table], PostgreSQLInsert | SQLiteInsert]:
+    """The ``insert`` of ``dialect`` (``postgresql`` or ``sqlite``), which knows
+    ``ON CONFLICT``. PostgreSQL's is imported on first use: a SQLite process never
+    loads that dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    return sqlite_insert
 
 
 async def insert_ignore(
@@ -25,7 +39,7 @@ async def insert_ignore(
     table = model.__table__
     assert isinstance(table, Table)
     dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = dialect_insert(dialect)
     statement = (
         insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
     )
@@ -66,7 +80,7 @@ async def insert_many_ignore(
     assert isinstance(table, Table)
     connection = await session.connection()
     dialect = connection.dialect
-    insert = postgresql_insert if dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(dialect.name)
     statement = (
         insert(table)
         .values({name: bindparam(name, type_=table.c[name].type) for name in columns})

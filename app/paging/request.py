@@ -12,14 +12,15 @@ Contract (``/openapi.json`` repeats it on each listing):
   neither. Nothing is ever cut silently.
 
 Services take a :class:`Window` (``limit`` and the decoded position) and return a
-:class:`Page` whose ``next`` is the position of its last entry when more follow.
+:class:`Page` whose ``next`` is the position of its last entry when more follow
+(both from :mod:`app.paging.window`, which services import without FastAPI).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Query, Request, Response
@@ -30,48 +31,18 @@ from app.paging.cursor import (
     MAX_CURSOR_LENGTH,
     CursorCodec,
     InvalidCursor,
-    Position,
     binding,
     codec_for,
 )
+from app.paging.window import AUDIT_DEFAULT_LIMIT as AUDIT_DEFAULT_LIMIT
+from app.paging.window import DEFAULT_LIMIT as DEFAULT_LIMIT
+from app.paging.window import MAX_LIMIT as MAX_LIMIT
+from app.paging.window import Page as Page
+from app.paging.window import Window as Window
 
-MAX_LIMIT = 1000
-DEFAULT_LIMIT = 1000
-AUDIT_DEFAULT_LIMIT = 50
 # Query parameters that choose the page, not the listing: a cursor stays valid across them.
 PAGE_PARAMETERS = frozenset({"limit", "cursor", "offset"})
 _PATH_SAFE = "/@+:-._~"
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One page of a listing: ``next`` is the position to continue after, or ``None``."""
-
-    items: list[T]
-    next: Position | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """What a service fetches: up to ``limit`` entries after ``after`` (sort key order)."""
-
-    limit: int = DEFAULT_LIMIT
-    after: Position | None = None
-
-    @property
-    def fetch(self) -> int:
-        """Rows to ask the database for: one more than the page, to know if more follow."""
-        return self.limit + 1
-
-    def cut(self, rows: Sequence[R], key: Callable[[R], Position]) -> Page[R]:
-        """The page of ``rows`` (fetched with :attr:`fetch`) and its continuation."""
-        if len(rows) <= self.limit:
-            return Page(list(rows))
-        kept = list(rows[: self.limit])
-        return Page(kept, key(kept[-1]))
 
 
 @dataclass(slots=True)

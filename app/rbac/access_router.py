@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.edge.context import DecisionKind, record_decision
-from app.names import PermissionName, UserName, WorkflowName
+from app.name_params import PermissionName, UserName, WorkflowName
 from app.paging import PageDep, listing_responses
 from app.rbac.answers import (
     can_run_message,

@@ -1,5 +1,8 @@
 """Signing and verifying JWTs with python-jose. No I/O.
 
+python-jose is imported when a token is first signed or verified: every operator
+command builds a codec (it is part of :class:`~app.state.AppState`), none uses it.
+
 Verification contract (:meth:`TokenCodec.verify`):
 
 * the algorithm is pinned (``AUTH_JWT_ALGORITHM``); the token's ``alg`` header is never
@@ -22,8 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-
-from jose import ExpiredSignatureError, JWTError, jwt
 
 from app.config import Settings
 from app.security.secrets import ServerSecrets
@@ -98,6 +99,8 @@ class TokenCodec:
             "fam": family_id,
             "gen": key_generation,
         }
+        from jose import jwt
+
         token = jwt.encode(
             payload,
             self._signing.secret,
@@ -107,6 +110,8 @@ class TokenCodec:
         return token, claims
 
     def verify(self, token: str, expected: TokenType) -> TokenClaims:
+        from jose import ExpiredSignatureError, JWTError, jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except JWTError as exc:
