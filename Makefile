@@ -45,9 +45,9 @@ PYTEST_ARGS ?= -n auto --dist worksteal
 test: $(STAMP) bytecode
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# The project's bytecode (only what changed), so that the servers and CLI commands the
-# suite starts load it rather than compile every module again, which each would where
-# PYTHONDONTWRITEBYTECODE is set. pip does the same for every installed dependency.
+# The project's bytecode (only what changed), written once before the suite starts its
+# servers and CLI commands, so that they load it rather than each compile every module
+# again. pip does the same for every installed dependency.
 bytecode: $(STAMP)
 	$(BIN)/python -m compileall -q app alembic
 
