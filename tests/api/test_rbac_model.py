@@ -20,8 +20,8 @@ between tenants shows as a disagreement). After every step, for every tenant:
   ``unknown_key``.
 
 Runs on SQLite and PostgreSQL with field encryption on, in process (the conftest's
-app). Bounded: ``MODEL_MAX_EXAMPLES`` sequences (default 6 on SQLite, 4 on
-PostgreSQL) of up to ``MODEL_STEPS`` steps (default 15), about 30 seconds per backend,
+app). Bounded: ``MODEL_MAX_EXAMPLES`` sequences (default 4 on SQLite, 3 on
+PostgreSQL) of up to ``MODEL_STEPS`` steps (default 15), about 15 seconds per backend,
 so that every run of the suite walks new sequences; the README gives a longer run.
 """
 
@@ -59,8 +59,8 @@ from tests.api.rbac_model import (
 T = TypeVar("T")
 # PostgreSQL answers each request more slowly in process: fewer sequences there.
 MAX_EXAMPLES = {
-    "sqlite": int(os.environ.get("MODEL_MAX_EXAMPLES", "6")),
-    "postgresql": int(os.environ.get("MODEL_MAX_EXAMPLES", "4")),
+    "sqlite": int(os.environ.get("MODEL_MAX_EXAMPLES", "4")),
+    "postgresql": int(os.environ.get("MODEL_MAX_EXAMPLES", "3")),
 }
 STEPS = int(os.environ.get("MODEL_STEPS", "15"))
 TENANTS = 3

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.e2e
 
 NOISY_ROLES = 300
 NOISE_CLIENTS = 4
-NOISE_SECONDS = float(os.environ.get("NOISE_SECONDS", "3"))
+NOISE_SECONDS = float(os.environ.get("NOISE_SECONDS", "2"))
 FERNET_KEY = "PjxX3zqKfQkJbJ6m3rT8o9yJm1d1QWQ3l4qgKx5t0Ck="
 RAISED = "100000000/minute"
 
