@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -57,6 +58,13 @@ async def schema(target: DatabaseTarget) -> tuple[set[str], str | None]:
 
 def model_tables() -> set[str]:
     return set(Base.metadata.tables) | {"alembic_version"}
+
+
+def test_schema_revision_constant_is_alembics_head() -> None:
+    """The code's required revision moves with every new migration: a script added
+    without moving ``SCHEMA_REVISION`` fails here, not at a server's start."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert scripts.get_heads() == [head_revision()]
 
 
 async def test_head_matches_the_models(empty_target: DatabaseTarget) -> None:

@@ -2,8 +2,8 @@
 of its time is importing.
 
 On SQLite, the commands that do not serve HTTP run without FastAPI and the rest of
-the web stack, without Alembic (the schema check reads both revisions itself,
-:mod:`app.db.revisions`), and without PostgreSQL's driver and dialect or the JWT
+the web stack, without Alembic (the schema check compares the ``alembic_version`` row with
+:data:`app.db.migrations.SCHEMA_REVISION`), and without PostgreSQL's driver and dialect or the JWT
 library. ``migrate`` is the command that imports Alembic.
 """
 

@@ -7,6 +7,5 @@
 * :mod:`app.db.faults`: which driver errors mean "the database is unavailable" (503).
 * :mod:`app.db.statements`: dialect-aware statements (insert, or many, ignoring conflicts).
 * :mod:`app.db.migrations`: Alembic driven from code, and the start-up schema check.
-* :mod:`app.db.revisions`: the head of the revision scripts, read without Alembic.
 * :mod:`app.db.backup`: online SQLite backups and their check.
 """

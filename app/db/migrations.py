@@ -12,9 +12,9 @@ that reads the revision over the service's own engine.
 
 Alembic is imported only to migrate. The guard, which every server start and every
 operator command runs, compares two strings without it: :func:`schema_revision`
-reads the ``alembic_version`` table as Alembic does, and :func:`head_revision` reads
-the revision scripts' declarations (:mod:`app.db.revisions`), leaving the answer to
-Alembic whenever they are not a plain chain.
+reads the ``alembic_version`` table as Alembic does, and :data:`SCHEMA_REVISION` is the
+revision this release's code is written for, a constant that a new migration moves
+(``tests/test_migrations.py`` fails until it equals Alembic's head).
 
 Where the migrations are: the top-level ``alembic/`` and ``alembic.ini`` of the source
 tree are the source of truth (a checkout, an editable install). A built wheel carries a
@@ -31,7 +31,6 @@ from sqlalchemy import String, column, inspect, select, table
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.revisions import plain_head
 from app.db.url import DatabaseTarget
 
 if TYPE_CHECKING:
@@ -53,6 +52,8 @@ def migrations_root() -> Path:
 MIGRATIONS_ROOT = migrations_root()
 SCRIPT_LOCATION = MIGRATIONS_ROOT / "alembic"
 VERSION_TABLE = "alembic_version"
+SCHEMA_REVISION = "0005"
+"""The head of ``alembic/versions``: the schema revision this code needs."""
 
 
 class SchemaNotCurrent(RuntimeError):
@@ -82,15 +83,9 @@ def downgrade(target: DatabaseTarget | None = None, revision: str = "base") -> N
     command.downgrade(alembic_config(target), revision)
 
 
-def head_revision() -> str | None:
-    """The revision the code's schema is at: read from the scripts
-    (:func:`~app.db.revisions.plain_head`), else Alembic's answer."""
-    head = plain_head(MIGRATIONS_ROOT / "alembic.ini", SCRIPT_LOCATION / "versions")
-    if head is not None:
-        return head
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revision() -> str:
+    """The revision the code's schema is at (:data:`SCHEMA_REVISION`)."""
+    return SCHEMA_REVISION
 
 
 async def schema_revision(engine: AsyncEngine) -> str | None:
