@@ -4,7 +4,7 @@
 against the name's rule before a handler runs (a bad name is a 400 and nothing is
 read or written), and ``/openapi.json`` documents the same pattern, lengths and
 example. Kept apart from :mod:`app.names` because they need FastAPI, which operator
-commands do not import; ``app.names`` still hands them out.
+commands do not import.
 """
 
 from __future__ import annotations

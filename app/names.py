@@ -1,12 +1,12 @@
 """The naming rules of the contract (section 3), in one place.
 
 Each kind of name has one pattern. Path parameters use the Annotated aliases of
-:mod:`app.name_params` (``UserName``, ``RoleName``...; importable from here too), so
+:mod:`app.name_params` (``UserName``, ``RoleName``...), so
 FastAPI validates them before a handler runs (a bad name is a 400 and nothing is read
 or written) and ``/openapi.json`` documents the same pattern; JSON bodies use the
 ``...Field`` aliases below. :func:`sanitize_input` applies the same rules to names
-that arrive any other way (CLI, Python API). This module does not import FastAPI:
-the path aliases are imported from :mod:`app.name_params` on first use.
+that arrive any other way (CLI, Python API). This module does not import FastAPI, so
+that operator commands load without the web stack.
 
 Names are case-sensitive and ASCII-only. There is no "SQL keyword" filter: every
 query is parameterised, and ``delete`` or ``select`` are legitimate permission names.
@@ -18,16 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field
-
-if TYPE_CHECKING:
-    from app.name_params import KeyId as KeyId
-    from app.name_params import PermissionName as PermissionName
-    from app.name_params import RoleName as RoleName
-    from app.name_params import UserName as UserName
-    from app.name_params import WorkflowName as WorkflowName
 
 
 class NameKind(StrEnum):
@@ -132,14 +125,3 @@ PermissionNameField = Annotated[str, _field(NameKind.PERMISSION, "Permission nam
 UUID4_PATTERN = (
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
 )
-
-# Built by app.name_params (they need FastAPI), handed out here on first use.
-_PATH_ALIASES = frozenset({"UserName", "RoleName", "PermissionName", "WorkflowName", "KeyId"})
-
-
-def __getattr__(name: str) -> object:
-    if name in _PATH_ALIASES:
-        from app import name_params
-
-        return getattr(name_params, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
