@@ -25,7 +25,7 @@ from app.audit.refusals import refusals_audited_as
 from app.deps import AuditDep, PrincipalDep, StateDep, TenancyDep, WriterDep
 from app.edge.context import DecisionKind, record_decision
 from app.name_params import KeyId, UserName
-from app.paging import PageDep, listing_responses
+from app.paging.request import PageDep, listing_responses
 from app.rbac.deps import RbacReader
 from app.responses import Wrapped, problem_examples, wrapped
 

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Query
 from app.audit.schemas import AuditEntry, AuditPage
 from app.audit.service import AuditFilter, trail_page
 from app.deps import TenancyDep
-from app.paging import AUDIT_DEFAULT_LIMIT, PageRequest, listing_responses, paging
+from app.paging import AUDIT_DEFAULT_LIMIT
+from app.paging.request import PageRequest, listing_responses, paging
 from app.responses import Wrapped, problem_examples, wrapped
 from app.utc import RequestUtcDateTime
 

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from app.edge.context import DecisionKind, record_decision
 from app.name_params import PermissionName, UserName, WorkflowName
-from app.paging import PageDep, listing_responses
+from app.paging.request import PageDep, listing_responses
 from app.rbac.answers import (
     can_run_message,
     check_results_response,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 
 from app.audit.refusals import refusals_audited_as
 from app.name_params import PermissionName, RoleName, UserName
-from app.paging import PageDep, listing_responses
+from app.paging.request import PageDep, listing_responses
 from app.rbac.deps import RbacReader, RbacWriter
 from app.rbac.ordering import BY_PERMISSION_INDEX, BY_USER_INDEX, PAGED
 from app.rbac.schemas import (
