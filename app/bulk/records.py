@@ -193,11 +193,21 @@ def parse(body: bytes) -> ImportPlan:
     return plan
 
 
+# Characters JSON may leave raw inside a string that line splitters other than "\n"
+# (Python's str.splitlines, some log shippers) take for line ends: written as \u escapes,
+# the same JSON, so that every reader sees one record per line.
+_LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def record_lines(records: list[dict[str, Any]]) -> bytes:
-    """JSON lines of export records (compact, UTF-8)."""
+    """JSON lines of export records (compact, UTF-8), each ended by the one line break
+    it holds: U+0085, U+2028 and U+2029 in values are written escaped."""
     import json
 
     return b"".join(
-        json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+        .translate(_LINE_BREAKS)
+        .encode("utf-8")
+        + b"\n"
         for item in records
     )

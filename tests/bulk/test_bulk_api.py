@@ -91,6 +91,29 @@ async def test_export_then_import_reproduces_the_tenant(
     assert canonical(records(again)) == canonical(records(exported))
 
 
+async def test_line_breaks_in_values_stay_inside_their_line(
+    app: FastAPI, api: httpx.AsyncClient
+) -> None:
+    """U+0085, U+2028 and U+2029 are JSON string characters, but line ends to
+    ``str.splitlines`` and some log shippers: the export writes them escaped, one record
+    per line for every reader, and they import back as they were."""
+    description = "first\u2028second\u2029third\u0085end"
+    assert_bare(await api.post("/api/role/ops", json={"description": description}), True)
+    assert_bare(await api.post("/api/permission/ops/deploy"), True)
+    exported = (await _export(api)).text
+    assert exported.splitlines() == exported.rstrip("\n").split("\n")
+    assert "\\u2028" in exported
+    assert records(exported) == [
+        {"type": "role", "role": "ops", "description": description},
+        {"type": "grant", "role": "ops", "permission": "deploy"},
+    ]
+    async with tenant_client(app) as other:
+        assert_wrapped(
+            await bulk_import(other, exported.encode()), {"roles": 1, "grants": 1, "memberships": 0}
+        )
+        assert_bare(await other.get("/api/roles"), [{"role": "ops", "description": description}])
+
+
 async def test_import_is_idempotent(app: FastAPI, api: httpx.AsyncClient, client_key: str) -> None:
     for _ in range(2):
         assert_wrapped(

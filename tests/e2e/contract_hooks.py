@@ -111,7 +111,9 @@ def json_lines_conform(ctx: CheckContext, response: Response, case: Case[Any]) -
     if schema is None:
         raise AssertionError(f"undocumented NDJSON answer {status}")
     validator = Draft202012Validator({**schema, "components": document.get("components", {})})
-    for number, line in enumerate(response.content.decode().splitlines(), start=1):
+    # NDJSON lines end at "\n" alone (str.splitlines would also split at U+2028 and
+    # others, which JSON strings may hold).
+    for number, line in enumerate(response.content.decode().split("\n"), start=1):
         if line.strip():
             errors = [error.message for error in validator.iter_errors(json.loads(line))]
             if errors:
