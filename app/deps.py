@@ -139,10 +139,12 @@ async def tenant_of_key(
 
 
 async def resolve_principal(request: Request, state: AppState, session: AsyncSession) -> Principal:
-    """Authenticate once. The gate's passport when the tenant's decision snapshot is
-    current (no query); otherwise the database: an access token (family, tenant and key
-    generation) or a client key (tenant lookup, open registration). ``session`` is
-    bound to the principal's tenant."""
+    """Authenticate once. The gate's passport when it holds the principal (a current
+    decision snapshot, or the freshness probe's read of a tenant that is not disabled:
+    no query); otherwise the database: an access token (family, tenant and key
+    generation) or a client key (tenant lookup, open registration, refusals of retired
+    keys and disabled tenants, audited). ``session`` is bound to the principal's
+    tenant."""
     visitor = _visitor()
     if visitor.passport is not None and visitor.passport.principal is not None:
         principal = visitor.passport.principal

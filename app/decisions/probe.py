@@ -2,7 +2,10 @@
 
 A decision is answered from a snapshot only when the snapshot's revision equals the
 revision the probe just read, so an answer never reflects a state older than the last
-acknowledged write, whichever process or replica made it.
+acknowledged write, whichever process or replica made it. A client key's read also
+returns what authenticating it needs (:class:`KeyState`: strict identity, key
+generation, disabled), so that a request the snapshot cannot serve needs no second
+read of the tenant.
 
 * :class:`SqliteProbe` reads with Python's own ``sqlite3`` module, on the event loop
   thread, from a private connection in autocommit (each statement is its own read
@@ -25,10 +28,14 @@ from typing import Any, Protocol
 
 from app.db.url import DatabaseTarget
 
-KEY_SQL = "SELECT id, revision FROM tenants WHERE key_hash = {}"
+KEY_SQL = (
+    "SELECT id, revision, strict_users, key_generation, disabled_at IS NOT NULL "
+    "FROM tenants WHERE key_hash = {}"
+)
 TENANT_SQL = "SELECT revision FROM tenants WHERE id = {}"
 FAMILY_SQL = (
-    "SELECT t.revision, f.revoked_at IS NOT NULL, f.key_generation FROM token_families f "
+    "SELECT t.revision, f.revoked_at IS NOT NULL, f.key_generation, t.key_generation, "
+    "t.disabled_at IS NOT NULL, t.strict_users FROM token_families f "
     "JOIN tenants t ON t.id = f.tenant_id WHERE f.id = {} AND f.tenant_id = {}"
 )
 SQLITE_BUSY_TIMEOUT_MS = 200
@@ -36,15 +43,56 @@ POSTGRES_POOL_SIZE = 4
 
 
 @dataclass(frozen=True, slots=True)
+class KeyState:
+    """The tenant stored under a client key's hash, as one committed state holds it."""
+
+    tenant_id: int
+    revision: int
+    strict_users: bool | None
+    """The tenant's own setting; ``None``: the server default applies."""
+    key_generation: int
+    disabled: bool
+
+    @classmethod
+    def of_row(cls, row: Any) -> KeyState:
+        strict = row[2]
+        return cls(
+            int(row[0]),
+            int(row[1]),
+            None if strict is None else bool(strict),
+            int(row[3]),
+            bool(row[4]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class FamilyState:
+    """A token family and its tenant, as one committed state holds them."""
+
     revision: int
     revoked: bool
     key_generation: int
+    """The family's: the tenant's key generation when the family was issued."""
+    tenant_key_generation: int
+    disabled: bool
+    strict_users: bool | None
+
+    @classmethod
+    def of_row(cls, row: Any) -> FamilyState:
+        strict = row[5]
+        return cls(
+            int(row[0]),
+            bool(row[1]),
+            int(row[2]),
+            int(row[3]),
+            bool(row[4]),
+            None if strict is None else bool(strict),
+        )
 
 
 class RevisionProbe(Protocol):
-    async def by_key_hash(self, key_hash: str) -> tuple[int, int] | None:
-        """``(tenant id, revision)`` of the tenant stored under ``key_hash``."""
+    async def by_key_hash(self, key_hash: str) -> KeyState | None:
+        """The tenant stored under ``key_hash``."""
 
     async def by_tenant(self, tenant_id: int) -> int | None:
         """The tenant's revision."""
@@ -72,9 +120,9 @@ class SqliteProbe:
         rows: list[tuple[Any, ...]] = self._connection.execute(sql, parameters).fetchall()
         return rows[0] if rows else None
 
-    async def by_key_hash(self, key_hash: str) -> tuple[int, int] | None:
+    async def by_key_hash(self, key_hash: str) -> KeyState | None:
         row = self._one(self._key, key_hash)
-        return None if row is None else (int(row[0]), int(row[1]))
+        return None if row is None else KeyState.of_row(row)
 
     async def by_tenant(self, tenant_id: int) -> int | None:
         row = self._one(self._tenant, tenant_id)
@@ -82,7 +130,7 @@ class SqliteProbe:
 
     async def family(self, family_id: str, tenant_id: int) -> FamilyState | None:
         row = self._one(self._family, family_id, tenant_id)
-        return None if row is None else FamilyState(int(row[0]), bool(row[1]), int(row[2]))
+        return None if row is None else FamilyState.of_row(row)
 
     async def close(self) -> None:
         self._connection.close()
@@ -117,9 +165,9 @@ class PostgresProbe:
         )
         return cls(pool)
 
-    async def by_key_hash(self, key_hash: str) -> tuple[int, int] | None:
+    async def by_key_hash(self, key_hash: str) -> KeyState | None:
         row = await self._pool.fetchrow(self._key, key_hash)
-        return None if row is None else (int(row[0]), int(row[1]))
+        return None if row is None else KeyState.of_row(row)
 
     async def by_tenant(self, tenant_id: int) -> int | None:
         row = await self._pool.fetchrow(self._tenant, tenant_id)
@@ -127,7 +175,7 @@ class PostgresProbe:
 
     async def family(self, family_id: str, tenant_id: int) -> FamilyState | None:
         row = await self._pool.fetchrow(self._family, family_id, tenant_id)
-        return None if row is None else FamilyState(int(row[0]), bool(row[1]), int(row[2]))
+        return None if row is None else FamilyState.of_row(row)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -5,12 +5,14 @@ the edge asks it for a :class:`Passport` (:meth:`Decisions.for_client_key`,
 :meth:`Decisions.for_token`): one freshness probe (:mod:`app.decisions.probe`) names
 the tenant and its stored revision. When the cached snapshot of that tenant carries
 exactly that revision, the passport holds the principal and the snapshot, and the
-request is served without a database session. Otherwise the passport names only the
-tenant (for rate limiting), a rebuild of its snapshot starts in the background (one at
-a time per tenant), and the request takes the ordinary database path, which is exact
-by construction. A probe that fails also sends the request down that path, which
-answers 503 if the database is down: nothing is ever answered from memory without a
-successful probe (in ``minimize_latency``, without a live listener instead).
+request is served without a database session. Otherwise the passport names the tenant
+(for rate limiting) and, for a client key whose tenant is not disabled, the principal
+the probe's row makes (so the routes need no second read of the tenant); a rebuild of
+the snapshot starts in the background (one at a time per tenant), and the request
+takes the ordinary database path, which is exact by construction. A probe that fails
+also sends the request down that path, which answers 503 if the database is down:
+nothing is ever answered from memory without a successful probe (in
+``minimize_latency``, without a live listener instead).
 
 ``minimize_latency`` (PostgreSQL, :mod:`app.decisions.listener`): a client key whose
 tenant snapshot is cached, at least ``Auth-Min-Revision`` when the request sends one,
@@ -22,6 +24,7 @@ probe path above, whose successful probes confirm snapshots for the listener.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -45,7 +48,8 @@ logger = logging.getLogger("app.decisions")
 @dataclass(frozen=True, slots=True)
 class Passport:
     """The edge's answer to "who is asking": the tenant behind a credential that the
-    store knows, and, when its snapshot is current, the principal and the snapshot."""
+    store knows; the principal when its snapshot is current or, for a client key, when
+    the probe read the tenant (not disabled); the snapshot only when current."""
 
     tenant_id: int
     revision: int
@@ -106,9 +110,28 @@ class Decisions:
             return None
         if found is None:
             return None
-        tenant_id, revision = found
-        return self._confirmed(
-            self._passport(tenant_id, revision, TokenScope.ADMIN, key_hash, None, warm=warm), token
+        passport = self._passport(
+            found.tenant_id, found.revision, TokenScope.ADMIN, key_hash, None, warm=warm
+        )
+        if passport.principal is None and not found.disabled:
+            # Stale snapshot: the principal from the row the probe just read, as the
+            # database path makes it (a disabled tenant is refused there, audited).
+            principal = self._stored_principal(
+                found.tenant_id, found.strict_users, found.key_generation, TokenScope.ADMIN
+            )
+            passport = dataclasses.replace(
+                passport, principal=dataclasses.replace(principal, key_hash=key_hash)
+            )
+        return self._confirmed(passport, token)
+
+    def _stored_principal(
+        self, tenant_id: int, strict_users: bool | None, key_generation: int, scope: TokenScope
+    ) -> Principal:
+        """A principal from the stored tenant (strict identity: the tenant's own
+        setting, else the server default)."""
+        strict = self.strict_default if strict_users is None else strict_users
+        return Principal(
+            tenant_id=tenant_id, strict_users=strict, key_generation=key_generation, scope=scope
         )
 
     def _unprobed(self, key_hash: str, min_revision: int | None) -> Passport | None:
@@ -158,6 +181,19 @@ class Decisions:
         passport = self._passport(
             claims.tenant_id, family.revision, scope, None, claims.key_generation, warm=warm
         )
+        if (
+            passport.principal is None
+            and not family.disabled
+            and family.tenant_key_generation == claims.key_generation
+        ):
+            # Stale snapshot: the principal the database path makes from the same row
+            # (anything else it refuses there, audited).
+            passport = dataclasses.replace(
+                passport,
+                principal=self._stored_principal(
+                    claims.tenant_id, family.strict_users, family.tenant_key_generation, scope
+                ),
+            )
         return self._confirmed(passport, token)
 
     def _passport(

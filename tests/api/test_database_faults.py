@@ -27,7 +27,7 @@ from fastapi import FastAPI
 
 from app.db.engine import Database, build_engine
 from app.db.url import DatabaseTarget, resolve_database_target
-from app.decisions.probe import FamilyState
+from app.decisions.probe import FamilyState, KeyState
 from app.decisions.service import Decisions
 from app.main import create_app
 from app.state import AppState
@@ -116,7 +116,7 @@ async def test_unreachable_database_answers_503_never_an_allow(
 class UnreachableProbe:
     """A freshness probe whose database refuses every connection."""
 
-    async def by_key_hash(self, key_hash: str) -> tuple[int, int] | None:
+    async def by_key_hash(self, key_hash: str) -> KeyState | None:
         raise ConnectionRefusedError("connection refused")
 
     async def by_tenant(self, tenant_id: int) -> int | None:

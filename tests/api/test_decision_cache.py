@@ -25,7 +25,7 @@ async def _tenant_id(app: FastAPI, client_key: str) -> int:
     key_hash = hash_client_key(client_key, app.state.auth.secrets.key_hash)
     found = await app.state.auth.decisions.probe.by_key_hash(key_hash)
     assert found is not None
-    return int(found[0])
+    return int(found.tenant_id)
 
 
 async def test_a_rebuild_that_a_write_races_reads_again(

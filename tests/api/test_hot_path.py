@@ -1,6 +1,6 @@
 """The hot path's shape. A cold ``has_permission`` (no current decision snapshot) costs
-two statements: the tenant lookup and one decision SELECT, strict identity included,
-answered from indexes only (checked with each database's query plan: the two unique
+one freshness probe, which also reads the tenant, and one decision SELECT, strict
+identity included, answered from indexes only (checked with each database's query plan: the two unique
 indexes on SQLite; on PostgreSQL, grants may come from ``(tenant_id, permission_key)``). A warm
 one runs no statement through the engine: one freshness probe, then memory. A write is
 seen by the very next check."""
@@ -18,8 +18,10 @@ from app.audit.trail import AuditOrigin, AuditTrail
 from app.rbac.service import RbacService
 from app.security.credentials import hash_client_key
 from app.state import AppState, app_state
+from app.tenants.service import disable_tenant
 from app.tenants.tenancy import Tenancy
 from tests.api.helpers import assert_bare, assert_wrapped, statements
+from tests.databases import DIRECT_ACCESS
 
 pytestmark = pytest.mark.stored_data
 
@@ -59,11 +61,12 @@ def _counting_probe(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.mark.parametrize("strict", [False, True])
-async def test_a_cold_check_runs_two_selects_a_warm_one_none(
+async def test_a_cold_check_runs_one_select_a_warm_one_none(
     app: FastAPI, api: httpx.AsyncClient, strict: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Cold (no current snapshot): the tenant lookup and one decision SELECT, strict
-    identity included. Warm: no statement through the engine, one freshness probe."""
+    """Cold (no current snapshot): one freshness probe, whose row also authenticates the
+    key (no second read of the tenant), and one decision SELECT, strict identity
+    included. Warm: no statement through the engine, one freshness probe."""
     await _seed(api, strict)
     decisions = app.state.auth.decisions
     await decisions.settle()
@@ -74,10 +77,9 @@ async def test_a_cold_check_runs_two_selects_a_warm_one_none(
         assert_wrapped(await api.get("/api/has_permission/alice/publish"), {"has_permission": True})
     decisions.cache.budget = budget
     selects = queries(seen)
-    assert len(selects) == 2, selects
-    assert "FROM tenants" in selects[0]
-    assert "FROM memberships, grants" in selects[1]
-    assert ("api_keys" in selects[1]) is strict
+    assert len(selects) == 1, selects
+    assert "FROM memberships, grants" in selects[0]
+    assert ("api_keys" in selects[0]) is strict
     assert not [sql for sql in seen if sql.upper().startswith(("INSERT", "UPDATE", "DELETE"))]
     assert probes == ["by_key_hash"]
 
@@ -95,6 +97,43 @@ async def test_a_cold_check_runs_two_selects_a_warm_one_none(
         )
     assert seen == []
     assert probes == ["by_key_hash"] * 3
+
+
+@pytest.mark.parametrize("credential", ["client_key", "access_token"])
+async def test_routes_read_the_tenant_only_through_the_probe(
+    app: FastAPI, api: httpx.AsyncClient, credential: str
+) -> None:
+    """With no current snapshot, the probe's row authenticates the credential: a read
+    and a write route run no SELECT of the tenant or the token family of their own. A
+    disabled tenant takes the database path, which refuses it."""
+    await _seed(api, strict=False)
+    tenant = await _tenant(app)
+    decisions = app.state.auth.decisions
+    await decisions.settle()
+    budget, decisions.cache.budget = decisions.cache.budget, 0  # no snapshot: cold
+    decisions.cache.forget(tenant)
+    bearer = None
+    if credential == "access_token":
+        issued = await api.post("/api/token", json={"scope": "admin"})
+        assert issued.status_code == 200, issued.text
+        bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+    try:
+        with statements(app) as seen:
+            assert_bare(
+                await api.get("/api/roles", headers=bearer),
+                [{"role": "editors", "description": None}],
+            )
+            assert_bare(await api.post("/api/role/writers", headers=bearer), True)
+        reads = [sql for sql in queries(seen) if "tenants" in sql or "token_families" in sql]
+        assert reads == []
+        async with app_state(app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
+            assert await disable_tenant(session, tenant)
+        with statements(app) as seen:
+            refused = await api.get("/api/roles", headers=bearer)
+        assert refused.status_code == 401, refused.text
+        assert any("tenants" in sql for sql in queries(seen)), "refused on the database path"
+    finally:
+        decisions.cache.budget = budget
 
 
 async def test_a_write_is_seen_by_the_next_check(app: FastAPI, api: httpx.AsyncClient) -> None:
