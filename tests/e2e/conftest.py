@@ -1,10 +1,8 @@
 """Fixtures that run real ``auth-server`` processes.
 
-* ``server``: one process per backend per test session (per xdist worker), on a free
-  port, with a temporary ``HOME`` and a fresh database (a SQLite file in a temporary
-  directory, or a new PostgreSQL database), started through ``auth-server serve``
-  (which migrates). Its tests share it: each works in a tenant of its own and asserts
-  nothing about the server as a whole (tests that do start a server of their own).
+* ``server``: one process per backend per test module, on a free port, with a
+  temporary ``HOME`` and a fresh database (a SQLite file in a temporary directory, or
+  a new PostgreSQL database), started through ``auth-server serve`` (which migrates).
 * ``fresh_database_env``: the ``AUTH_*`` variables of a fresh, empty database for one
   test (for tests that start their own processes).
 * When a test that used a server fails, the server's log is attached to its report.
@@ -32,7 +30,7 @@ async def database_env(backend: str, directory: Path) -> AsyncIterator[dict[str,
         yield {"AUTH_DATABASE_URL": url}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def server_database_env(
     backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[dict[str, str]]:
@@ -48,11 +46,11 @@ async def fresh_database_env(backend: str, tmp_path: Path) -> AsyncIterator[dict
         yield env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(
     server_database_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    """A healthy ``auth-server serve`` process, terminated at the end of the session."""
+    """A healthy ``auth-server serve`` process, terminated after the module."""
     workdir = tmp_path_factory.mktemp("e2e-server")
     env = server_env(
         workdir / "home",

@@ -1,7 +1,7 @@
 """The reference Python client (``auth==3.7.1``) against a real server process.
 
 The client is synchronous (``requests``), so these tests are plain functions. Each
-test is a fresh tenant (a new client key) on the shared e2e server.
+test is a fresh tenant (a new client key) on the module's server.
 """
 
 from __future__ import annotations
