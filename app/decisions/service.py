@@ -6,8 +6,9 @@ the edge asks it for a :class:`Passport` (:meth:`Decisions.for_client_key`,
 the tenant and its stored revision. When the cached snapshot of that tenant carries
 exactly that revision, the passport holds the principal and the snapshot, and the
 request is served without a database session. Otherwise the passport names the tenant
-(for rate limiting) and, for a client key whose tenant is not disabled, the principal
-the probe's row makes (so the routes need no second read of the tenant); a rebuild of
+(for rate limiting) and, for a client key or a token the database path would accept
+(tenant not disabled, token's key generation current), the principal the probe's row
+makes (so the routes need no second read of the tenant); a rebuild of
 the snapshot starts in the background (one at a time per tenant), and the request
 takes the ordinary database path, which is exact by construction. A probe that fails
 also sends the request down that path, which answers 503 if the database is down:
@@ -48,8 +49,9 @@ logger = logging.getLogger("app.decisions")
 @dataclass(frozen=True, slots=True)
 class Passport:
     """The edge's answer to "who is asking": the tenant behind a credential that the
-    store knows; the principal when its snapshot is current or, for a client key, when
-    the probe read the tenant (not disabled); the snapshot only when current."""
+    store knows; the principal when its snapshot is current or when the probe's row
+    makes it (a tenant not disabled, a token of its current key generation); the
+    snapshot only when current."""
 
     tenant_id: int
     revision: int
@@ -117,21 +119,32 @@ class Decisions:
             # Stale snapshot: the principal from the row the probe just read, as the
             # database path makes it (a disabled tenant is refused there, audited).
             principal = self._stored_principal(
-                found.tenant_id, found.strict_users, found.key_generation, TokenScope.ADMIN
+                found.tenant_id,
+                found.strict_users,
+                found.key_generation,
+                TokenScope.ADMIN,
+                key_hash,
             )
-            passport = dataclasses.replace(
-                passport, principal=dataclasses.replace(principal, key_hash=key_hash)
-            )
+            passport = dataclasses.replace(passport, principal=principal)
         return self._confirmed(passport, token)
 
     def _stored_principal(
-        self, tenant_id: int, strict_users: bool | None, key_generation: int, scope: TokenScope
+        self,
+        tenant_id: int,
+        strict_users: bool | None,
+        key_generation: int,
+        scope: TokenScope,
+        key_hash: str | None = None,
     ) -> Principal:
         """A principal from the stored tenant (strict identity: the tenant's own
-        setting, else the server default)."""
+        setting, else the server default); ``key_hash``: a client key's."""
         strict = self.strict_default if strict_users is None else strict_users
         return Principal(
-            tenant_id=tenant_id, strict_users=strict, key_generation=key_generation, scope=scope
+            tenant_id=tenant_id,
+            strict_users=strict,
+            key_generation=key_generation,
+            scope=scope,
+            key_hash=key_hash,
         )
 
     def _unprobed(self, key_hash: str, min_revision: int | None) -> Passport | None:
