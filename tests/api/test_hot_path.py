@@ -7,6 +7,8 @@ seen by the very next check."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -21,7 +23,7 @@ from app.state import AppState, app_state
 from app.tenants.service import disable_tenant
 from app.tenants.tenancy import Tenancy
 from tests.api.helpers import assert_bare, assert_wrapped, statements
-from tests.databases import DIRECT_ACCESS
+from tests.identity.helpers import db_session
 
 pytestmark = pytest.mark.stored_data
 
@@ -43,6 +45,21 @@ async def _tenant(app: FastAPI) -> int:
     state: AppState = app.state.auth
     async with state.database.transaction(write=False) as session:
         return int((await session.execute(text("SELECT max(id) FROM tenants"))).scalar_one())
+
+
+@asynccontextmanager
+async def cold(app: FastAPI) -> AsyncIterator[int]:
+    """Inside the block the newest tenant has no current snapshot (the cache keeps
+    none, and its rebuilds under way have finished); yields that tenant's id."""
+    tenant = await _tenant(app)
+    decisions = app.state.auth.decisions
+    await decisions.settle()
+    budget, decisions.cache.budget = decisions.cache.budget, 0
+    decisions.cache.forget(tenant)
+    try:
+        yield tenant
+    finally:
+        decisions.cache.budget = budget
 
 
 def _counting_probe(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -69,13 +86,11 @@ async def test_a_cold_check_runs_one_select_a_warm_one_none(
     included. Warm: no statement through the engine, one freshness probe."""
     await _seed(api, strict)
     decisions = app.state.auth.decisions
-    await decisions.settle()
-    budget, decisions.cache.budget = decisions.cache.budget, 0  # no snapshot: cold
-    decisions.cache.forget(await _tenant(app))
-    probes = _counting_probe(app, monkeypatch)
-    with statements(app) as seen:
-        assert_wrapped(await api.get("/api/has_permission/alice/publish"), {"has_permission": True})
-    decisions.cache.budget = budget
+    async with cold(app):
+        probes = _counting_probe(app, monkeypatch)
+        with statements(app) as seen:
+            path = "/api/has_permission/alice/publish"
+            assert_wrapped(await api.get(path), {"has_permission": True})
     selects = queries(seen)
     assert len(selects) == 1, selects
     assert "FROM memberships, grants" in selects[0]
@@ -107,17 +122,12 @@ async def test_routes_read_the_tenant_only_through_the_probe(
     and a write route run no SELECT of the tenant or the token family of their own. A
     disabled tenant takes the database path, which refuses it."""
     await _seed(api, strict=False)
-    tenant = await _tenant(app)
-    decisions = app.state.auth.decisions
-    await decisions.settle()
-    budget, decisions.cache.budget = decisions.cache.budget, 0  # no snapshot: cold
-    decisions.cache.forget(tenant)
     bearer = None
     if credential == "access_token":
         issued = await api.post("/api/token", json={"scope": "admin"})
         assert issued.status_code == 200, issued.text
         bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
-    try:
+    async with cold(app) as tenant:
         with statements(app) as seen:
             assert_bare(
                 await api.get("/api/roles", headers=bearer),
@@ -126,14 +136,12 @@ async def test_routes_read_the_tenant_only_through_the_probe(
             assert_bare(await api.post("/api/role/writers", headers=bearer), True)
         reads = [sql for sql in queries(seen) if "tenants" in sql or "token_families" in sql]
         assert reads == []
-        async with app_state(app).database.transaction(every_tenant=DIRECT_ACCESS) as session:
+        async with db_session(app) as session:
             assert await disable_tenant(session, tenant)
         with statements(app) as seen:
             refused = await api.get("/api/roles", headers=bearer)
         assert refused.status_code == 401, refused.text
         assert any("tenants" in sql for sql in queries(seen)), "refused on the database path"
-    finally:
-        decisions.cache.budget = budget
 
 
 async def test_a_write_is_seen_by_the_next_check(app: FastAPI, api: httpx.AsyncClient) -> None:
