@@ -2,7 +2,7 @@
 
 A real ``auth-server`` process (one worker, field encryption on, rate budgets raised
 so that the noise is never throttled) on SQLite and PostgreSQL. The noisy tenant holds
-300 roles; four clients walk ``GET /api/roles`` (a page of 300 encrypted roles),
+300 roles, loaded in one ``POST /api/bulk``; four clients walk ``GET /api/roles`` (a page of 300 encrypted roles),
 ``which_users_can`` and ``members`` and create, grant and delete roles, as fast as the
 server answers. A separate process times the quiet tenant's sequential
 ``has_permission`` calls, first alone, then under the noise, for ``NOISE_SECONDS``
@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.bulk.helpers import NDJSON, ndjson
 from tests.e2e.server import ServerProcess, free_port, server_env
 
 pytestmark = pytest.mark.e2e
@@ -103,18 +104,31 @@ async def _seed(url: str, quiet_key: str, noisy_key: str) -> None:
         assert (await http.post("/api/membership/alice/editors", headers=quiet)).json() == {
             "result": True
         }
-        noisy = {"Authorization": f"Bearer {noisy_key}"}
-        semaphore = asyncio.Semaphore(8)
-
-        async def role(n: int) -> None:
-            async with semaphore:
-                for path in (f"/api/role/r{n:04d}", f"/api/permission/r{n:04d}/publish"):
-                    assert (await http.post(path, headers=noisy)).status_code == 200
-                if n % 10 == 0:
-                    member = f"/api/membership/u{n}/r{n:04d}"
-                    assert (await http.post(member, headers=noisy)).status_code == 200
-
-        await asyncio.gather(*(role(n) for n in range(NOISY_ROLES)))
+        # The noisy tenant's 300 roles in one import: seeding is not this test's subject.
+        records = [
+            record
+            for n in range(NOISY_ROLES)
+            for record in (
+                {"type": "role", "role": f"r{n:04d}"},
+                {"type": "grant", "role": f"r{n:04d}", "permission": "publish"},
+                *(
+                    [{"type": "membership", "user": f"u{n}", "role": f"r{n:04d}"}]
+                    if n % 10 == 0
+                    else []
+                ),
+            )
+        ]
+        imported = await http.post(
+            "/api/bulk",
+            content=ndjson(records),
+            headers={"Authorization": f"Bearer {noisy_key}", **NDJSON},
+        )
+        assert imported.status_code == 200, imported.text
+        assert imported.json()["data"] == {
+            "roles": NOISY_ROLES,
+            "grants": NOISY_ROLES,
+            "memberships": NOISY_ROLES // 10,
+        }
 
 
 async def _noise(
