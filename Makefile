@@ -40,7 +40,7 @@ run: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/auth-server migrate
 
-# Every core (pytest-xdist); PYTEST_ARGS=-n0 runs in one process.
+# Every core plus one (pytest-xdist; tests/conftest.py sizes -n auto); PYTEST_ARGS=-n0 runs in one process.
 PYTEST_ARGS ?= -n auto --dist worksteal
 test: $(STAMP) bytecode
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -103,6 +104,18 @@ def _own_parameters(definition: pytest.Function) -> set[str]:
         else:
             names.update(argnames)
     return names
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than the cores this process may use
+    (``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins). A worker spends about a sixth of
+    its time waiting on its server processes, PostgreSQL and timeouts, and the extra
+    worker runs meanwhile: on two cores, three workers finish the suite 5-8% sooner
+    than two (README, "Tests")."""
+    configured = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if configured and configured.isdigit():
+        return int(configured)
+    return len(os.sched_getaffinity(0)) + 1
 
 
 def legs_of(definition: pytest.Function) -> tuple[list[str], list[str]]:
