@@ -20,7 +20,7 @@ never a traceback.
 
 Heavy modules are imported by the command that needs them, so ``--help`` and
 ``--version`` answer at once: SQLAlchemy by the commands that open the database,
-Alembic only to migrate (``migrate``, and ``serve`` unless AUTH_MIGRATE_ON_START=false),
+Alembic only to migrate (``migrate``, and ``serve`` when the schema is behind),
 FastAPI and uvicorn by ``serve`` alone (``tests/test_operator_imports.py``).
 """
 

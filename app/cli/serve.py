@@ -1,7 +1,8 @@
 """``auth-server serve`` (the default command) and ``auth-server migrate``.
 
     serve [--host H] [--port P] [--workers N]
-                      migrate (unless AUTH_MIGRATE_ON_START=false), check the secrets,
+                      migrate (unless AUTH_MIGRATE_ON_START=false; Alembic runs only
+                      when the schema is behind), check the secrets,
                       schema and encryption keys, then serve; flags win over AUTH_*
     migrate [REV]     upgrade the schema to REV (default: head)
 
@@ -23,21 +24,33 @@ if TYPE_CHECKING:
 async def _preflight(settings: Settings) -> None:
     from app.state import open_state
 
+    if settings.migrate_on_start:
+        await _migrate_if_behind(settings)
     async with open_state(settings):
         pass
+
+
+async def _migrate_if_behind(settings: Settings) -> None:
+    from app.db.engine import build_engine
+    from app.db.migrations import upgrade_if_behind
+
+    engine = build_engine(settings)
+    try:
+        await upgrade_if_behind(engine, settings.database)
+    finally:
+        await engine.dispose()
 
 
 def serve(settings: Settings, _args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.db.migrations import upgrade
     from app.edge.logs import build_log_config
     from app.security.production import check_production_readiness
 
     check_production_readiness(settings)  # refuse before binding the port
-    if settings.migrate_on_start:
-        upgrade(settings.database)
-    asyncio.run(_preflight(settings))  # refuse before binding; creates dev secrets once
+    # Migrates (unless AUTH_MIGRATE_ON_START=false; Alembic only when the schema is
+    # behind), then refuses before binding; creates dev secrets once.
+    asyncio.run(_preflight(settings))
     uvicorn.run(
         "app.main:create_app",
         factory=True,

@@ -1,8 +1,10 @@
 """Alembic, driven from code: the only way the schema is created or changed.
 
 * :func:`upgrade` runs ``alembic upgrade`` against the configured database (used by
-  ``auth-server migrate``, by ``auth-server serve`` when ``AUTH_MIGRATE_ON_START`` is
-  on, and by the test fixtures).
+  ``auth-server migrate`` and by the test fixtures); :func:`upgrade_if_behind` is
+  ``auth-server serve``'s (``AUTH_MIGRATE_ON_START``): it reads the revision first and
+  imports Alembic only when the schema is not at the head, so that a restart on a
+  current schema does not pay for Alembic.
 * :func:`assert_schema_current` is the start-up guard: the service refuses to serve a
   database whose revision is not the code's head, naming the command that fixes it.
 
@@ -11,7 +13,7 @@ async callers run it in a worker thread; :func:`assert_schema_current` is a coro
 that reads the revision over the service's own engine.
 
 Alembic is imported only to migrate. The guard, which every server start and every
-operator command runs, compares two strings without it: :func:`schema_revision`
+operator command runs (and :func:`upgrade_if_behind` before it), compares two strings without it: :func:`schema_revision`
 reads the ``alembic_version`` table as Alembic does, and :data:`SCHEMA_REVISION` is the
 revision this release's code is written for, a constant that a new migration moves
 (``tests/test_migrations.py`` fails until it equals Alembic's head).
@@ -24,6 +26,7 @@ migrates without the source tree. :data:`MIGRATIONS_ROOT` is whichever holds the
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,6 +111,18 @@ async def schema_revision(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as connection:
         return await connection.run_sync(read)
+
+
+async def upgrade_if_behind(engine: AsyncEngine, target: DatabaseTarget) -> bool:
+    """Upgrade ``target`` (reached through ``engine``) to the head unless its schema is
+    there already; ``True`` when Alembic ran. Any other revision, none, an older one or
+    one this code does not know, is Alembic's to handle (and to refuse), exactly as
+    :func:`upgrade` would. Alembic runs in a worker thread: its ``env.py`` runs an event
+    loop of its own."""
+    if await schema_revision(engine) == head_revision():
+        return False
+    await asyncio.to_thread(upgrade, target)
+    return True
 
 
 async def assert_schema_current(engine: AsyncEngine) -> None:

@@ -86,6 +86,25 @@ def test_serve_without_migrating_a_migrated_database(
         assert http.get("/health").json() == {"status": "healthy"}
 
 
+def test_serve_runs_alembic_only_when_the_schema_is_behind(
+    tmp_path: Path, fresh_database_env: dict[str, str]
+) -> None:
+    """The first start migrates; a restart on the current schema reads its revision and
+    leaves Alembic alone (nothing logged by ``alembic.*``)."""
+    env = server_env(tmp_path / "home", AUTH_PORT=str(free_port()), **fresh_database_env)
+    logs = []
+    for start in ("first", "restart"):
+        workdir = tmp_path / start
+        workdir.mkdir()
+        with ServerProcess(workdir, env) as server:
+            assert httpx.get(f"{server.url}/health", timeout=10).json() == {"status": "healthy"}
+        logs.append(server.log())
+    first, restart = logs
+    assert "Running upgrade  -> 0001" in first, first
+    assert "alembic." not in restart, restart
+    assert "Traceback" not in first + restart
+
+
 def test_unmigrated_database_is_refused(tmp_path: Path, fresh_database_env: dict[str, str]) -> None:
     env = server_env(
         tmp_path / "home",
