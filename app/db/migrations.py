@@ -13,10 +13,11 @@ async callers run it in a worker thread; :func:`assert_schema_current` is a coro
 that reads the revision over the service's own engine.
 
 Alembic is imported only to migrate. The guard, which every server start and every
-operator command runs (and :func:`upgrade_if_behind` before it), compares two strings without it: :func:`schema_revision`
-reads the ``alembic_version`` table as Alembic does, and :data:`SCHEMA_REVISION` is the
-revision this release's code is written for, a constant that a new migration moves
-(``tests/test_migrations.py`` fails until it equals Alembic's head).
+operator command runs, and :func:`upgrade_if_behind` compare two strings without it:
+:func:`schema_revision` reads the ``alembic_version`` table as Alembic does, and
+:data:`SCHEMA_REVISION` is the revision this release's code is written for, a constant
+that a new migration moves (``tests/test_migrations.py`` fails until it equals
+Alembic's head).
 
 Where the migrations are: the top-level ``alembic/`` and ``alembic.ini`` of the source
 tree are the source of truth (a checkout, an editable install). A built wheel carries a

@@ -2,9 +2,9 @@
 
 A real ``auth-server`` process (one worker, field encryption on, rate budgets raised
 so that the noise is never throttled) on SQLite and PostgreSQL. The noisy tenant holds
-300 roles, loaded in one ``POST /api/bulk``; four clients walk ``GET /api/roles`` (a page of 300 encrypted roles),
-``which_users_can`` and ``members`` and create, grant and delete roles, as fast as the
-server answers. A separate process times the quiet tenant's sequential
+300 roles, loaded in one ``POST /api/bulk``; four clients walk ``GET /api/roles`` (a
+page of 300 encrypted roles), ``which_users_can`` and ``members`` and create, grant
+and delete roles, as fast as the server answers. A separate process times the quiet tenant's sequential
 ``has_permission`` calls, first alone, then under the noise, for ``NOISE_SECONDS``
 each.
 
@@ -105,19 +105,15 @@ async def _seed(url: str, quiet_key: str, noisy_key: str) -> None:
             "result": True
         }
         # The noisy tenant's 300 roles in one import: seeding is not this test's subject.
-        records = [
-            record
-            for n in range(NOISY_ROLES)
-            for record in (
-                {"type": "role", "role": f"r{n:04d}"},
-                {"type": "grant", "role": f"r{n:04d}", "permission": "publish"},
-                *(
-                    [{"type": "membership", "user": f"u{n}", "role": f"r{n:04d}"}]
-                    if n % 10 == 0
-                    else []
-                ),
-            )
-        ]
+        records: list[dict[str, str]] = []
+        for n in range(NOISY_ROLES):
+            role = f"r{n:04d}"
+            records += [
+                {"type": "role", "role": role},
+                {"type": "grant", "role": role, "permission": "publish"},
+            ]
+            if n % 10 == 0:
+                records.append({"type": "membership", "user": f"u{n}", "role": role})
         imported = await http.post(
             "/api/bulk",
             content=ndjson(records),
