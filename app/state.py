@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.db.engine import Database, build_engine
-from app.db.migrations import assert_schema_current
+from app.db.migrations import assert_schema_current, upgrade_if_behind
 from app.decisions.listener import start_listener
 from app.decisions.probe import open_probe
 from app.decisions.service import Decisions
@@ -99,9 +99,14 @@ async def open_decisions(state: AppState) -> AsyncIterator[Decisions]:
 
 
 @asynccontextmanager
-async def open_state(settings: Settings) -> AsyncIterator[AppState]:
+async def open_state(settings: Settings, *, migrate: bool = False) -> AsyncIterator[AppState]:
+    """Everything a request or an operator command needs, checked (secrets, schema,
+    encryption canary); closed on exit. ``migrate``: first bring the schema to the head
+    (Alembic only when it is behind), as ``auth-server serve`` does on start."""
     engine = build_engine(settings)
     try:
+        if migrate:
+            await upgrade_if_behind(engine, settings.database)
         await refuse_fresh_secrets_over_tenants(settings, engine)
         secrets = load_server_secrets(settings)
         cipher = build_cipher(settings, secrets)

@@ -24,21 +24,8 @@ if TYPE_CHECKING:
 async def _preflight(settings: Settings) -> None:
     from app.state import open_state
 
-    if settings.migrate_on_start:
-        await _migrate_if_behind(settings)
-    async with open_state(settings):
+    async with open_state(settings, migrate=settings.migrate_on_start):
         pass
-
-
-async def _migrate_if_behind(settings: Settings) -> None:
-    from app.db.engine import build_engine
-    from app.db.migrations import upgrade_if_behind
-
-    engine = build_engine(settings)
-    try:
-        await upgrade_if_behind(engine, settings.database)
-    finally:
-        await engine.dispose()
 
 
 def serve(settings: Settings, _args: argparse.Namespace) -> int:
