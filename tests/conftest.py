@@ -108,10 +108,10 @@ def _own_parameters(definition: pytest.Function) -> set[str]:
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: one worker more than the cores this process may use
-    (``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins). A worker spends about a sixth of
-    its time waiting on its server processes, PostgreSQL and timeouts, and the extra
-    worker runs meanwhile: on two cores, three workers finish the suite 5-8% sooner
-    than two (README, "Tests")."""
+    (``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins). Workers wait on their server
+    processes, PostgreSQL and timeouts, and the extra worker runs meanwhile: on two
+    cores the machine sat 15% idle with two workers, 5% with three, which finished the
+    suite 5-8% sooner (README, "Tests")."""
     configured = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
     if configured and configured.isdigit():
         return int(configured)
